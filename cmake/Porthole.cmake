@@ -1,0 +1,97 @@
+# Helpers that register every source file they build, so that
+# porthole_check_all_sources_registered() can fail configure on strays.
+
+function(_porthole_register)
+  foreach(src IN LISTS ARGN)
+    get_filename_component(abs "${src}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+    set_property(GLOBAL APPEND PROPERTY PORTHOLE_REGISTERED_SOURCES "${abs}")
+  endforeach()
+endfunction()
+
+# porthole_ignore_sources_under(dir): sources under DIR are deliberately not
+# built in this configuration (e.g. fuzz targets without PORTHOLE_FUZZ).
+function(porthole_ignore_sources_under dir)
+  file(GLOB_RECURSE srcs CONFIGURE_DEPENDS
+       "${CMAKE_SOURCE_DIR}/${dir}/*.cc" "${CMAKE_SOURCE_DIR}/${dir}/*.c")
+  set_property(GLOBAL APPEND PROPERTY PORTHOLE_REGISTERED_SOURCES ${srcs})
+endfunction()
+
+# porthole_library(NAME SRCS a.cc b.cc DEPS x y)
+function(porthole_library name)
+  cmake_parse_arguments(A "" "" "SRCS;DEPS" ${ARGN})
+  _porthole_register(${A_SRCS})
+  add_library(${name} STATIC ${A_SRCS})
+  target_include_directories(${name} PUBLIC "${PROJECT_SOURCE_DIR}/src")
+  target_link_libraries(${name} PUBLIC ${A_DEPS})
+endfunction()
+
+# porthole_executable(NAME SRCS ... DEPS ...)
+function(porthole_executable name)
+  cmake_parse_arguments(A "" "" "SRCS;DEPS" ${ARGN})
+  _porthole_register(${A_SRCS})
+  add_executable(${name} ${A_SRCS})
+  target_include_directories(${name} PRIVATE "${PROJECT_SOURCE_DIR}/src")
+  target_link_libraries(${name} PRIVATE ${A_DEPS})
+endfunction()
+
+# porthole_module(NAME SRCS ... DEPS ...): a dlopen()ed MODULE library
+# (lib<NAME>.so), e.g. a test plug-in loaded by a third-party program.
+function(porthole_module name)
+  cmake_parse_arguments(A "" "" "SRCS;DEPS" ${ARGN})
+  _porthole_register(${A_SRCS})
+  add_library(${name} MODULE ${A_SRCS})
+  target_link_libraries(${name} PRIVATE ${A_DEPS})
+endfunction()
+
+# porthole_test(NAME SRCS foo_test.cc ... DEPS ...): a gtest binary run by ctest.
+function(porthole_test name)
+  cmake_parse_arguments(A "" "" "SRCS;DEPS" ${ARGN})
+  _porthole_register(${A_SRCS})
+  if(NOT PORTHOLE_TESTS)
+    return()
+  endif()
+  add_executable(${name} ${A_SRCS})
+  target_include_directories(${name} PRIVATE "${PROJECT_SOURCE_DIR}/src")
+  target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gmock GTest::gtest_main)
+  target_compile_definitions(${name} PRIVATE
+      PORTHOLE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+      PORTHOLE_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared")
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS unit)
+endfunction()
+
+# porthole_fuzzer(NAME SRCS x_fuzz.cc DEPS ...): a libFuzzer target plus a
+# ctest smoke run over its seed corpus.
+function(porthole_fuzzer name)
+  cmake_parse_arguments(A "" "" "SRCS;DEPS;CORPUS" ${ARGN})
+  _porthole_register(${A_SRCS})
+  add_executable(${name} ${A_SRCS})
+  target_include_directories(${name} PRIVATE "${PROJECT_SOURCE_DIR}/src")
+  target_link_libraries(${name} PRIVATE ${A_DEPS})
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  if(A_CORPUS)
+    add_test(NAME ${name}_smoke
+             COMMAND ${name} -max_total_time=10 -timeout=5 -rss_limit_mb=2048
+                     "${PROJECT_SOURCE_DIR}/fuzz/corpus/${A_CORPUS}")
+    set_tests_properties(${name}_smoke PROPERTIES LABELS fuzz)
+  endif()
+endfunction()
+
+function(porthole_check_all_sources_registered)
+  get_property(registered GLOBAL PROPERTY PORTHOLE_REGISTERED_SOURCES)
+  file(GLOB_RECURSE all CONFIGURE_DEPENDS
+       "${PROJECT_SOURCE_DIR}/src/*.cc" "${PROJECT_SOURCE_DIR}/src/*.c"
+       "${PROJECT_SOURCE_DIR}/fuzz/*.cc" "${PROJECT_SOURCE_DIR}/bench/*.cc"
+       "${PROJECT_SOURCE_DIR}/tests/*.cc" "${PROJECT_SOURCE_DIR}/tests/*.c")
+  set(stray "")
+  foreach(f IN LISTS all)
+    if(NOT f IN_LIST registered)
+      list(APPEND stray "${f}")
+    endif()
+  endforeach()
+  if(stray)
+    list(JOIN stray "\n  " lines)
+    message(FATAL_ERROR "source files not registered with any target "
+                        "(add them to a CMakeLists.txt):\n  ${lines}")
+  endif()
+endfunction()

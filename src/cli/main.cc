@@ -1,0 +1,58 @@
+// porthole: the operator's tool. A thin main: subcommands through a table.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli/cmd_keys.h"
+#include "core/base/exit_code.h"
+
+namespace porthole::cli {
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+constexpr Command kCommands[] = {
+    {"keys", "manage tiers of OpenSSH authorized_keys on a device", RunKeys},
+};
+
+void Usage(FILE* f) {
+  std::fprintf(f, "usage: porthole COMMAND [ARGS...]\n\ncommands:\n");
+  for (const Command& c : kCommands) {
+    std::fprintf(f, "  %-10s %s\n", c.name, c.summary);
+  }
+  std::fprintf(f, "\n'porthole COMMAND --help' for more; --version.\n");
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2) {
+    Usage(stderr);
+    return kExitUsage;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    Usage(stdout);
+    return kExitSuccess;
+  }
+  if (cmd == "--version") {
+    std::printf("porthole %s\n", PORTHOLE_VERSION);
+    return kExitSuccess;
+  }
+  for (const Command& c : kCommands) {
+    if (cmd == c.name) {
+      return c.run(std::vector<std::string>(argv + 2, argv + argc));
+    }
+  }
+  std::fprintf(stderr, "porthole: unknown command '%s' (porthole --help)\n",
+               cmd.c_str());
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace porthole::cli
+
+int main(int argc, char** argv) { return porthole::cli::Main(argc, argv); }

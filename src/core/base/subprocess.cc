@@ -1,0 +1,242 @@
+#include "core/base/subprocess.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include "core/base/unique_fd.h"
+
+extern char** environ;
+
+namespace porthole {
+
+std::string RunResult::Describe() const {
+  if (timed_out) return "timed out";
+  if (term_signal != 0) {
+    return "killed by signal " + std::to_string(term_signal);
+  }
+  return "exit " + std::to_string(exit_code);
+}
+
+Result<std::string> SelfExecutable() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n < 0) return PosixError("/proc/self/exe", errno);
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+namespace {
+
+struct Pipe {
+  UniqueFd read, write;
+};
+
+Result<Pipe> MakePipe() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return PosixError("pipe", errno);
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// Builds the child's environment: ours, with `extra` entries replacing any of
+// the same name.
+std::vector<std::string> MergedEnv(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    auto name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const auto& x : extra) {
+      if (std::string_view(x).substr(0, x.find('=')) == name) replaced = true;
+    }
+    if (!replaced) env.emplace_back(entry);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+void SetNonBlocking(int fd) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+}  // namespace
+
+Result<RunResult> RunProcess(const std::vector<std::string>& argv,
+                             const RunOptions& options) {
+  if (argv.empty()) return Status::InvalidArgument("empty command");
+  Result<Pipe> in = MakePipe(), out = MakePipe(), err = MakePipe(),
+               exec_err = MakePipe();
+  for (const auto* p : {&in, &out, &err, &exec_err}) {
+    if (!p->ok()) return p->status();
+  }
+  const bool group = options.new_process_group || options.timeout.has_value();
+
+  // Everything the child needs is prepared before fork: after it, only
+  // async-signal-safe calls.
+  std::vector<std::string> env_strings = MergedEnv(options.env);
+  std::vector<char*> envp, args;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = argv;
+  for (auto& a : argv_copy) args.push_back(a.data());
+  args.push_back(nullptr);
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0) return PosixError("/dev/null", errno);
+  UniqueFd devnull_fd(devnull);
+
+  pid_t pid = fork();
+  if (pid < 0) return PosixError("fork", errno);
+  if (pid == 0) {
+    if (group) setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGPIPE, SIG_DFL);
+    dup2(options.stdin_data ? in->read.get() : devnull, 0);
+    if (options.capture_stdout) dup2(out->write.get(), 1);
+    if (options.capture_stderr) dup2(err->write.get(), 2);
+    execvpe(args[0], args.data(), envp.data());
+    int e = errno;
+    ssize_t ignored = write(exec_err->write.get(), &e, sizeof e);
+    (void)ignored;
+    _exit(127);
+  }
+  if (group) setpgid(pid, pid);  // also in the parent: no race with kill()
+  in->read.reset();
+  out->write.reset();
+  err->write.reset();
+  exec_err->write.reset();
+
+  int exec_errno = 0;
+  ssize_t got;
+  do {
+    got = read(exec_err->read.get(), &exec_errno, sizeof exec_errno);
+  } while (got < 0 && errno == EINTR);
+  if (got == sizeof exec_errno) {
+    waitpid(pid, nullptr, 0);
+    return PosixError(argv[0], exec_errno);
+  }
+
+  RunResult result;
+  std::string_view to_write;
+  if (options.stdin_data) {
+    to_write = *options.stdin_data;
+    SetNonBlocking(in->write.get());
+    if (to_write.empty()) in->write.reset();
+  }
+  if (!options.capture_stdout) out->read.reset();
+  if (!options.capture_stderr) err->read.reset();
+
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = options.timeout
+                            ? Clock::now() + *options.timeout
+                            : Clock::time_point::max();
+  Clock::time_point kill_at = Clock::time_point::max();
+  bool term_sent = false;
+  char buf[65536];
+
+  auto drain = [&](UniqueFd& fd, std::string& sink, bool& truncated) {
+    ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n <= 0) {
+      fd.reset();
+      return;
+    }
+    size_t room = options.max_output - std::min(options.max_output, sink.size());
+    if (static_cast<size_t>(n) > room) truncated = true;
+    sink.append(buf, std::min(room, static_cast<size_t>(n)));
+  };
+
+  while (out->read.valid() || err->read.valid() || in->write.valid()) {
+    pollfd fds[3];
+    int nfds = 0;
+    int out_i = -1, err_i = -1, in_i = -1;
+    if (out->read.valid()) {
+      out_i = nfds;
+      fds[nfds++] = {out->read.get(), POLLIN, 0};
+    }
+    if (err->read.valid()) {
+      err_i = nfds;
+      fds[nfds++] = {err->read.get(), POLLIN, 0};
+    }
+    if (in->write.valid()) {
+      in_i = nfds;
+      fds[nfds++] = {in->write.get(), POLLOUT, 0};
+    }
+    int wait_ms = -1;
+    auto now = Clock::now();
+    auto next = std::min(deadline, kill_at);
+    if (next != Clock::time_point::max()) {
+      wait_ms = next <= now ? 0
+                            : static_cast<int>(std::chrono::duration_cast<
+                                                   std::chrono::milliseconds>(
+                                                   next - now)
+                                                   .count()) +
+                                  1;
+    }
+    int r = poll(fds, static_cast<nfds_t>(nfds), wait_ms);
+    if (r < 0 && errno != EINTR) return PosixError("poll", errno);
+    now = Clock::now();
+    if (now >= deadline && !term_sent) {
+      result.timed_out = true;
+      kill(-pid, SIGTERM);
+      term_sent = true;
+      kill_at = now + options.kill_grace;
+    } else if (now >= kill_at) {
+      kill(-pid, SIGKILL);
+      kill_at = Clock::time_point::max();
+      // Descendants may keep the pipes open; stop reading.
+      out->read.reset();
+      err->read.reset();
+      in->write.reset();
+    }
+    if (r <= 0) continue;
+    if (out_i >= 0 && fds[out_i].revents) {
+      drain(out->read, result.out, result.out_truncated);
+    }
+    if (err_i >= 0 && fds[err_i].revents) {
+      drain(err->read, result.err, result.err_truncated);
+    }
+    if (in_i >= 0 && fds[in_i].revents) {
+      ssize_t n = write(in->write.get(), to_write.data(), to_write.size());
+      if (n > 0) to_write.remove_prefix(static_cast<size_t>(n));
+      if ((n < 0 && errno != EAGAIN && errno != EINTR) || to_write.empty()) {
+        in->write.reset();
+      }
+    }
+  }
+
+  int wstatus = 0;
+  for (;;) {
+    pid_t w = waitpid(pid, &wstatus, options.timeout ? WNOHANG : 0);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) return PosixError("waitpid", errno);
+    if (w == 0) {  // pipes closed but the child lives on: keep the deadline
+      auto now = Clock::now();
+      if (now >= deadline && !term_sent) {
+        result.timed_out = true;
+        kill(-pid, SIGTERM);
+        term_sent = true;
+        kill_at = now + options.kill_grace;
+      } else if (now >= kill_at) {
+        kill(-pid, SIGKILL);
+        kill_at = Clock::time_point::max();
+      }
+      usleep(10000);
+    }
+  }
+  if (group && result.timed_out) kill(-pid, SIGKILL);  // stragglers
+  if (WIFEXITED(wstatus)) {
+    result.exit_code = WEXITSTATUS(wstatus);
+  } else if (WIFSIGNALED(wstatus)) {
+    result.term_signal = WTERMSIG(wstatus);
+  }
+  return result;
+}
+
+}  // namespace porthole

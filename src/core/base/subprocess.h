@@ -1,0 +1,54 @@
+// Running a child process from an argument vector, never through a shell.
+//
+// RunProcess forks, execs argv[0] (searched on PATH when it has no '/'),
+// feeds `stdin_data` (or /dev/null), collects stdout and stderr up to a cap
+// each, and waits. With a timeout the child runs in its own process group and
+// the whole group is killed (SIGTERM, then SIGKILL after `kill_grace`) when
+// the timeout expires. Blocking; safe to call from any thread.
+#ifndef PORTHOLE_CORE_BASE_SUBPROCESS_H_
+#define PORTHOLE_CORE_BASE_SUBPROCESS_H_
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/base/status.h"
+
+namespace porthole {
+
+struct RunOptions {
+  std::optional<std::string> stdin_data;  // unset: stdin is /dev/null
+  bool capture_stdout = true;             // false: inherit the caller's
+  bool capture_stderr = true;
+  size_t max_output = 16 << 20;  // per stream; more is read and dropped
+  // Extra "NAME=value" entries added to (and overriding) the environment.
+  std::vector<std::string> env;
+  std::optional<std::chrono::milliseconds> timeout;
+  std::chrono::milliseconds kill_grace{2000};
+  bool new_process_group = false;  // implied by timeout
+};
+
+struct RunResult {
+  int exit_code = -1;   // -1 when killed by a signal
+  int term_signal = 0;  // the signal that ended it, or 0
+  bool timed_out = false;
+  std::string out, err;
+  bool out_truncated = false, err_truncated = false;
+
+  bool success() const { return exit_code == 0; }
+  // "exit 3", "killed by signal 9", "timed out".
+  std::string Describe() const;
+};
+
+// Fails (kNotFound/kIoError) only when the program cannot be started; a
+// program that runs and fails is a RunResult with a non-zero exit_code.
+Result<RunResult> RunProcess(const std::vector<std::string>& argv,
+                             const RunOptions& options = {});
+
+// Path of the running executable (/proc/self/exe).
+Result<std::string> SelfExecutable();
+
+}  // namespace porthole
+
+#endif  // PORTHOLE_CORE_BASE_SUBPROCESS_H_
