@@ -216,7 +216,9 @@ int RunParsed(KeysArgs& a, const std::string& sent_catalogue, bool elevated) {
   auto resolved = ResolveKeys(a, *catalogue);
   if (!resolved.ok()) return Fail(resolved.status());
 
-  KeysContext ctx{*config, *catalogue};
+  KeysContext ctx;
+  ctx.config = *config;
+  ctx.catalogue = *catalogue;
   if (a.verb == "add") {
     // Bad VALID_FOR is a usage error here, before any ssh or sudo.
     auto v = ParseValidFor(a.valid_for, ctx.clock->Now());
@@ -266,6 +268,9 @@ int RunParsed(KeysArgs& a, const std::string& sent_catalogue, bool elevated) {
     s = Status::Internal("unhandled verb " + a.verb);
   }
   Print(out);
+  for (const auto& w : ctx.warnings) {
+    std::fprintf(stderr, "porthole keys: warning: %s\n", w.c_str());
+  }
   return s.ok() ? kExitSuccess : Fail(s);
 }
 

@@ -15,6 +15,7 @@
 #include "core/base/lock.h"
 #include "core/keys/authorized_keys_file.h"
 #include "core/keys/krl.h"
+#include "core/keys/strict_modes.h"
 
 namespace porthole::cli {
 
@@ -95,6 +96,13 @@ Status EditKeysFile(const KeysContext& ctx, Tier tier, const std::string& path,
   if (customer) opts.owner_if_new = CustomerOwner(ctx.config);
   PH_RETURN_IF_ERROR(AtomicReplace(path, file.Serialize(), opts));
   if (changed) *changed = true;
+  if (struct passwd* pw = getpwnam(ctx.config.login_user.c_str())) {
+    if (auto problem = keys::StrictModesProblem(path, pw->pw_uid,
+                                                pw->pw_dir ? pw->pw_dir : "")) {
+      ctx.warnings.push_back("sshd (StrictModes) will ignore " + path + ": " +
+                             *problem);
+    }
+  }
   return Status::Ok();
 }
 

@@ -24,6 +24,9 @@ struct KeysContext {
   keys::Catalogue catalogue;
   const Clock* clock = &Clock::Real();
   std::string ssh_keygen = "ssh-keygen";
+  // Things the user should know that do not fail the operation (e.g. a file
+  // sshd's StrictModes would ignore); the caller prints them on stderr.
+  mutable std::vector<std::string> warnings;
 };
 
 // A KEY|ID argument resolved to a line.

@@ -31,6 +31,7 @@ class KeysOpsTest : public ::testing::Test {
           dir_.Join(std::string(keys::TierName(keys::kAllTiers[i])));
     }
     ctx_.config.krl = dir_.Join("revoked.krl");
+    ctx_.config.login_user = "root";
     alice_ = MakeTestKey(dir_.path(), "alice", "ed25519", "alice@laptop");
     bob_ = MakeTestKey(dir_.path(), "bob", "ecdsa", "bob@desk");
     lost_ = MakeTestKey(dir_.path(), "lost", "ed25519", "lost@phone");
@@ -77,6 +78,15 @@ TEST_F(KeysOpsTest, AddTimedGoesToTemporaryWithUtcExpiry) {
                       ", expires 2026-11-23 10:05 UTC"),
             std::string::npos)
       << out_;
+}
+
+TEST_F(KeysOpsTest, WarnsWhenSshdWouldIgnoreTheFile) {
+  // The test directory is under /tmp, which is world-writable.
+  ASSERT_TRUE(KeysAdd(ctx_, Key(alice_), "1h", std::nullopt, &out_).ok());
+  ASSERT_EQ(ctx_.warnings.size(), 1u);
+  EXPECT_EQ(ctx_.warnings[0], "sshd (StrictModes) will ignore " +
+                                  dir_.Join("temporary") +
+                                  ": bad ownership or modes for directory /tmp");
 }
 
 TEST_F(KeysOpsTest, AddForeverGoesToCustomer) {
