@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <utility>
 
 #include "core/base/unique_fd.h"
 
@@ -237,6 +238,120 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
     result.term_signal = WTERMSIG(wstatus);
   }
   return result;
+}
+
+Result<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
+                                         const Options& options) {
+  if (argv.empty()) return Status::InvalidArgument("empty command");
+  Result<Pipe> out = MakePipe(), exec_err = MakePipe();
+  if (!out.ok()) return out.status();
+  if (!exec_err.ok()) return exec_err.status();
+  std::vector<std::string> env_strings = MergedEnv(options.env);
+  std::vector<char*> envp, args;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = argv;
+  for (auto& a : argv_copy) args.push_back(a.data());
+  args.push_back(nullptr);
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0) return PosixError("/dev/null", errno);
+  UniqueFd devnull_fd(devnull);
+
+  pid_t pid = fork();
+  if (pid < 0) return PosixError("fork", errno);
+  if (pid == 0) {
+    if (options.new_process_group) setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGPIPE, SIG_DFL);
+    dup2(devnull, 0);
+    if (options.pipe_stdout) dup2(out->write.get(), 1);
+    execvpe(args[0], args.data(), envp.data());
+    int e = errno;
+    ssize_t ignored = write(exec_err->write.get(), &e, sizeof e);
+    (void)ignored;
+    _exit(127);
+  }
+  if (options.new_process_group) setpgid(pid, pid);
+  out->write.reset();
+  exec_err->write.reset();
+  int exec_errno = 0;
+  ssize_t got;
+  do {
+    got = read(exec_err->read.get(), &exec_errno, sizeof exec_errno);
+  } while (got < 0 && errno == EINTR);
+  if (got == sizeof exec_errno) {
+    waitpid(pid, nullptr, 0);
+    return PosixError(argv[0], exec_errno);
+  }
+  return ChildProcess(pid, options.pipe_stdout ? out->read.release() : -1,
+                      options.new_process_group);
+}
+
+ChildProcess::ChildProcess(ChildProcess&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)),
+      stdout_fd_(std::exchange(o.stdout_fd_, -1)),
+      group_(o.group_) {}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
+  if (this != &o) {
+    Reset();
+    pid_ = std::exchange(o.pid_, -1);
+    stdout_fd_ = std::exchange(o.stdout_fd_, -1);
+    group_ = o.group_;
+  }
+  return *this;
+}
+
+ChildProcess::~ChildProcess() { Reset(); }
+
+void ChildProcess::Reset() {
+  if (pid_ > 0) {
+    Signal(SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+  stdout_fd_ = -1;
+}
+
+void ChildProcess::Signal(int sig) {
+  if (pid_ <= 0) return;
+  kill(group_ ? -pid_ : pid_, sig);
+}
+
+Result<std::string> ChildProcess::ReadLine(std::chrono::milliseconds timeout) {
+  if (stdout_fd_ < 0) return Status::FailedPrecondition("stdout not piped");
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (line.size() < 4096) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Status::Unavailable("timed out reading");
+    pollfd p{stdout_fd_, POLLIN, 0};
+    int r = poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno != EINTR) return PosixError("poll", errno);
+    if (r <= 0) continue;
+    char c;
+    ssize_t n = read(stdout_fd_, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::Unavailable("child closed its output");
+    if (c == '\n') return line;
+    line += c;
+  }
+  return Status::Corrupt("line too long");
+}
+
+RunResult ChildProcess::Wait() {
+  RunResult r;
+  int wstatus = 0;
+  while (pid_ > 0 && waitpid(pid_, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  if (WIFEXITED(wstatus)) r.exit_code = WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus)) r.term_signal = WTERMSIG(wstatus);
+  return r;
 }
 
 }  // namespace porthole

@@ -8,6 +8,8 @@
 #ifndef PORTHOLE_CORE_BASE_SUBPROCESS_H_
 #define PORTHOLE_CORE_BASE_SUBPROCESS_H_
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -45,6 +47,46 @@ struct RunResult {
 // program that runs and fails is a RunResult with a non-zero exit_code.
 Result<RunResult> RunProcess(const std::vector<std::string>& argv,
                              const RunOptions& options = {});
+
+// A child running in the background. The destructor kills its process group
+// (SIGKILL) and reaps it, so no child outlives its owner by accident.
+class ChildProcess {
+ public:
+  struct Options {
+    bool pipe_stdout = false;  // readable through stdout_fd()
+    bool new_process_group = true;
+    std::vector<std::string> env;  // extra "NAME=value" entries
+  };
+  static Result<ChildProcess> Start(const std::vector<std::string>& argv,
+                                    const Options& options);
+  static Result<ChildProcess> Start(const std::vector<std::string>& argv) {
+    return Start(argv, Options());
+  }
+
+  ChildProcess(ChildProcess&& o) noexcept;
+  ChildProcess& operator=(ChildProcess&& o) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  int stdout_fd() const { return stdout_fd_; }
+  // Reads stdout up to and excluding the next '\n' (at most 4 KiB), waiting
+  // at most `timeout`.
+  Result<std::string> ReadLine(std::chrono::milliseconds timeout);
+  // Sends `sig` to the child (its whole group if it has one).
+  void Signal(int sig);
+  // Waits for the child to end; returns its RunResult-style exit status.
+  RunResult Wait();
+
+ private:
+  ChildProcess(pid_t pid, int fd, bool group)
+      : pid_(pid), stdout_fd_(fd), group_(group) {}
+  void Reset();
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  bool group_ = false;
+};
 
 // Path of the running executable (/proc/self/exe).
 Result<std::string> SelfExecutable();

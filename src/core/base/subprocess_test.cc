@@ -89,3 +89,38 @@ TEST(SubprocessTest, SelfExecutable) {
 
 }  // namespace
 }  // namespace porthole
+
+namespace porthole {
+namespace {
+
+TEST(ChildProcessTest, ReadsLinesAndIsKilledWithItsGroup) {
+  TempDir d;
+  ChildProcess::Options o;
+  o.pipe_stdout = true;
+  std::string script = "echo ready; (sleep 30; touch " + d.Join("late") +
+                       ") & sleep 30";
+  {
+    auto child = ChildProcess::Start({"sh", "-c", script}, o);
+    ASSERT_TRUE(child.ok()) << child.status().message();
+    auto line = child->ReadLine(std::chrono::milliseconds(5000));
+    ASSERT_TRUE(line.ok()) << line.status().message();
+    EXPECT_EQ(*line, "ready");
+  }  // destructor: SIGKILL to the group, reaped
+  EXPECT_FALSE(PathExists(d.Join("late")));
+}
+
+TEST(ChildProcessTest, WaitReportsSignalAndExit) {
+  auto child = ChildProcess::Start({"sleep", "30"});
+  ASSERT_TRUE(child.ok());
+  child->Signal(SIGTERM);
+  RunResult r = child->Wait();
+  EXPECT_EQ(r.term_signal, SIGTERM);
+  auto quick = ChildProcess::Start({"sh", "-c", "exit 7"});
+  ASSERT_TRUE(quick.ok());
+  EXPECT_EQ(quick->Wait().exit_code, 7);
+  EXPECT_EQ(ChildProcess::Start({"/nonexistent/x"}).status().code(),
+            StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace porthole

@@ -1,0 +1,172 @@
+// The only file that includes <curl/curl.h>.
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+
+#include "core/base/file.h"
+#include "core/http/http_client.h"
+
+namespace porthole::http {
+
+std::string HttpResponse::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+namespace {
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+struct Transfer {
+  HttpResponse* response;
+  size_t max_body;
+  bool too_large = false;
+};
+
+size_t OnBody(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = size * n;
+  if (t->response->body.size() + len > t->max_body) {
+    t->too_large = true;
+    return 0;  // aborts the transfer
+  }
+  t->response->body.append(data, len);
+  return len;
+}
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) {
+    t->response->headers.clear();  // a new response (e.g. after 100)
+    return size * n;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos) return size * n;
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+    value.remove_prefix(1);
+  }
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' ||
+                            value.back() == ' ')) {
+    value.remove_suffix(1);
+  }
+  t->response->headers.emplace_back(std::move(name), std::string(value));
+  return size * n;
+}
+
+class CurlHttpClient : public HttpClient {
+ public:
+  CurlHttpClient(TlsClientConfig config, std::unique_ptr<CURL, CurlDeleter> h)
+      : config_(std::move(config)), handle_(std::move(h)) {}
+
+  Result<HttpResponse> Send(const HttpRequest& request) override {
+    CURL* c = handle_.get();
+    HttpResponse response;
+    Transfer transfer{&response, config_.max_body};
+    curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+    std::unique_ptr<curl_slist, SlistDeleter> headers;
+    auto add_header = [&](const std::string& h) {
+      headers.reset(curl_slist_append(headers.release(), h.c_str()));
+    };
+    add_header("Accept: */*");
+    if (!config_.ats_namespace.empty()) {
+      add_header("x-ats-namespace: " + config_.ats_namespace);
+    }
+    if (request.method == "POST") {
+      curl_easy_setopt(c, CURLOPT_POST, 1L);
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
+      if (request.json_body) add_header("Content-Type: application/json");
+      add_header("Expect:");  // no 100-continue round trip
+    } else if (request.method == "GET") {
+      curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    } else {
+      return Status::InvalidArgument("unsupported HTTP method " +
+                                     request.method);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+    auto timeout = request.timeout.value_or(config_.timeout);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
+    char error[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+    if (transfer.too_large) {
+      return Status::Corrupt(request.method + " " + request.url +
+                             ": response body larger than " +
+                             std::to_string(config_.max_body) + " bytes");
+    }
+    if (rc != CURLE_OK) {
+      std::string why = error[0] ? error : curl_easy_strerror(rc);
+      return Status::Unavailable(request.method + " " + request.url + ": " +
+                                 why);
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+    return response;
+  }
+
+ private:
+  TlsClientConfig config_;
+  std::unique_ptr<CURL, CurlDeleter> handle_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<HttpClient>> MakeCurlHttpClient(
+    const TlsClientConfig& config) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  // Read each file once here so a missing one is named now, not at the first
+  // request.
+  for (const std::string* f :
+       {&config.ca_file, &config.cert_file, &config.key_file}) {
+    if (f->empty()) continue;
+    auto r = ReadFile(*f, 1 << 20, true);
+    if (!r.ok()) return r.status();
+  }
+  std::unique_ptr<CURL, CurlDeleter> h(curl_easy_init());
+  if (!h) return Status::Internal("curl_easy_init failed");
+  CURL* c = h.get();
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
+                   config.allow_plain_http ? "https,http" : "https");
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  // The configured CA is the only trust anchor: no system bundle or path.
+  curl_easy_setopt(c, CURLOPT_CAINFO,
+                   config.ca_file.empty() ? nullptr : config.ca_file.c_str());
+  curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
+  if (!config.cert_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_SSLCERT, config.cert_file.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLKEY, config.key_file.c_str());
+  }
+  if (!config.user_agent.empty()) {
+    curl_easy_setopt(c, CURLOPT_USERAGENT, config.user_agent.c_str());
+  }
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  return std::unique_ptr<HttpClient>(
+      std::make_unique<CurlHttpClient>(config, std::move(h)));
+}
+
+}  // namespace porthole::http
