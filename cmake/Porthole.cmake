@@ -70,9 +70,13 @@ function(porthole_fuzzer name)
   target_link_libraries(${name} PRIVATE ${A_DEPS})
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
   if(A_CORPUS)
+    # New inputs go to a corpus in the build tree (libFuzzer writes to its
+    # first directory); the seeds in the source tree are only read.
+    set(out "${CMAKE_CURRENT_BINARY_DIR}/corpus-out/${A_CORPUS}")
+    file(MAKE_DIRECTORY "${out}")
     add_test(NAME ${name}_smoke
              COMMAND ${name} -max_total_time=10 -timeout=5 -rss_limit_mb=2048
-                     "${PROJECT_SOURCE_DIR}/fuzz/corpus/${A_CORPUS}")
+                     "${out}" "${PROJECT_SOURCE_DIR}/fuzz/corpus/${A_CORPUS}")
     set_tests_properties(${name}_smoke PROPERTIES LABELS fuzz)
   endif()
 endfunction()

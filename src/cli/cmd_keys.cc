@@ -8,6 +8,7 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <set>
 
 #include "cli/builtin_catalogue.h"
 #include "cli/keys_ops.h"
@@ -289,6 +290,22 @@ int Parse(const std::vector<std::string>& args, KeysArgs* a) {
   } catch (const CLI::ParseError& e) {
     if (a->from_stdin && args.size() == 1) return -1;  // request comes later
     std::string what = e.what();
+    // CLI11 reports an unknown verb as a missing subcommand; name it.
+    if (a->verb.empty()) {
+      static const std::set<std::string> kTakesValue = {
+          "--config", "-F", "-J", "-o", "--remote-porthole", "--remote-config"};
+      for (size_t i = 0; i < args.size(); ++i) {
+        if (kTakesValue.contains(args[i])) {
+          ++i;
+          continue;
+        }
+        if (args[i].empty() || args[i][0] == '-') continue;
+        what = "unknown command '" + args[i] +
+               "' (add, set, rm, list, clear, prune, known, sshd-config, "
+               "install-sshd-config)";
+        break;
+      }
+    }
     std::fprintf(stderr, "porthole keys: %s (see porthole keys --help)\n",
                  what.c_str());
     return kExitUsage;

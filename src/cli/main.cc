@@ -1,4 +1,5 @@
 // porthole: the operator's tool. A thin main: subcommands through a table.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -55,4 +56,9 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace porthole::cli
 
-int main(int argc, char** argv) { return porthole::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // A child (ssh, sudo) that exits before reading the request we feed it must
+  // give us EPIPE, not kill us.
+  std::signal(SIGPIPE, SIG_IGN);
+  return porthole::cli::Main(argc, argv);
+}

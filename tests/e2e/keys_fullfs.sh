@@ -27,27 +27,57 @@ for k in a b c d e; do
   expect_rc 0 "add $k before filling the disk"
 done
 expect_key_count "$TMP" e 1 "setup"
+# Make the tier span two 4 KiB pages, so that a rewrite with one free page
+# fails half-way through writing, not at the first byte.
+for i in $(seq 1 32); do new_key "pad$i"; done
+for i in $(seq 1 32); do
+  echo "expiry-time=\"209912312359Z\" $(pub_line "pad$i")"
+done >>"$TMP"
+size=$(stat -c %s "$TMP")
+[ "$size" -gt 4096 ] && [ "$size" -lt 8192 ] || fatal "tier is $size bytes, want 4097..8191"
 cp "$TMP" "$WORK/tmp.before"
 
 # expect_failed_intact WHAT: the last run exited 1, named the tier file, and
 # the tier file is unchanged.
 expect_failed_intact() {
+  trace "  $1: exit $RC: $ERR"
   expect_rc 1 "$1"
   [[ "$ERR" == *"$TMP"* ]] || fail "$1: the error does not name $TMP: $ERR"
   cmp -s "$TMP" "$WORK/tmp.before" || fail "$1: $TMP changed: $(diff "$WORK/tmp.before" "$TMP")"
 }
 
-trace "file system full"
-# Fill every remaining block; dd stops with ENOSPC.
+# avail: bytes free on the small file system.
+avail() { df --output=avail -B1 "$SMALL" | tail -1 | tr -d ' '; }
+# no_leftovers WHAT: nothing but the tier, the filler (and a lock file).
+no_leftovers() {
+  local left
+  left=$(find "$SMALL" -mindepth 1 ! -name tmp_authorized_keys ! -name filler \
+    ! -name '*.lock' ! -name '.*.lock')
+  [ -z "$left" ] || fail "$1: temporary files left behind: $left"
+}
+
+trace "file system nearly full: one page free, the new file needs two"
+# Fill every remaining block (dd stops with ENOSPC), then free one page.
 dd if=/dev/zero of="$SMALL/filler" bs=4096 2>/dev/null || true
-avail=$(df --output=avail -B1 "$SMALL" | tail -1 | tr -d ' ')
-[ "$avail" = 0 ] || fatal "could not fill $SMALL ($avail bytes left)"
+[ "$(avail)" = 0 ] || fatal "could not fill $SMALL ($(avail) bytes left)"
+truncate -s -4096 "$SMALL/filler"
+[ "$(avail)" = 4096 ] || fatal "want one free page on $SMALL, have $(avail) bytes"
+keys add self "$(pub_path new)" 1h
+expect_failed_intact "add with one page free"
+no_leftovers "add with one page free"
+keys rm self "$(pub_path pad1)"
+expect_failed_intact "rm with one page free"
+no_leftovers "rm with one page free"
+[ "$(avail)" = 4096 ] || fail "failed rewrites did not give back their space ($(avail) bytes free)"
+
+trace "file system full"
+dd if=/dev/zero of="$SMALL/filler" bs=4096 oflag=append conv=notrunc 2>/dev/null || true
+[ "$(avail)" = 0 ] || fatal "could not fill $SMALL ($(avail) bytes left)"
 keys add self "$(pub_path new)" 1h
 expect_failed_intact "add on a full file system"
 keys add self "$(pub_path a)" 2h
 expect_failed_intact "re-add (replace) on a full file system"
-leftover=$(find "$SMALL" -mindepth 1 ! -name tmp_authorized_keys ! -name filler ! -name '*.lock' ! -name '.*.lock')
-[ -z "$leftover" ] || fail "temporary files left on the full file system: $leftover"
+no_leftovers "full file system"
 
 trace "file system read-only"
 rm -f "$SMALL/filler"

@@ -5,6 +5,7 @@
 # prune and forever are checked by logging in with the real ssh client.
 source "$(dirname "$0")/lib.sh"
 require_porthole
+require_cmd runuser
 
 L=phl$UNIQ
 make_user "$L"
@@ -23,13 +24,15 @@ CUST=$HOME_L/.ssh/authorized_keys
 
 keys() { run "$PORTHOLE" keys --config "$CONF" "$@"; }
 
-for k in timed expired restricted alice lost stolen forever rootk fleetk sessionk months; do
+for k in timed expired restricted alice lost stolen forever rootk fleetk sessionk months set1; do
   new_key "$k"
 done
+# twin has the same comment as forever: rm must match key material only.
+ssh-keygen -q -t ed25519 -N '' -C "forever@e2e" -f "$WORK/keys/twin" </dev/null
 
 # write_catalogue "KNOWN_ID=LINE"... -- "REVOKED_ID=LINE"...
 write_catalogue() {
-  local section=known e
+  local e
   {
     echo "[known]"
     for e in "$@"; do
@@ -129,8 +132,9 @@ ssh-keygen -Q -f "$KRL" "$(pub_path alice)" >/dev/null 2>&1 || rc=$?
 trace "the catalogue: known, known --full, known --revoked"
 keys known
 expect_rc 0 "known"
-grep -qx 'alice@e2e' <<<"$OUT" && grep -qx 'restricted@e2e' <<<"$OUT" ||
-  fail "known does not list alice@e2e and restricted@e2e one per line: $OUT"
+ids=$(awk '{print $1}' <<<"$OUT")
+grep -qx 'alice@e2e' <<<"$ids" && grep -qx 'restricted@e2e' <<<"$ids" ||
+  fail "known does not list alice@e2e and restricted@e2e, one ID per line: $OUT"
 grep -q 'lost@e2e' <<<"$OUT" && fail "known lists the revoked lost@e2e: $OUT"
 keys known --full
 expect_rc 0 "known --full"
@@ -149,11 +153,11 @@ pub_line sessionk >"$SESSION"
 start_sshd main "$DROPIN" "LogLevel DEBUG1"
 
 expect_refused "$L" timed "before any add"
-for pair in "rootk $ROOTF" "fleetk $FLEET" "sessionk $SESSION"; do
-  set -- $pair
+for pair in "rootk:$ROOTF" "fleetk:$FLEET" "sessionk:$SESSION"; do
+  k=${pair%%:*} f=${pair#*:}
   m=$(log_mark)
-  expect_login "$L" "$1" "key in tier file $2"
-  expect_log "$m" "Accepted key ED25519 $(fingerprint "$1") found at $2:1" "$1 accepted from $2"
+  expect_login "$L" "$k" "key in tier file $f"
+  expect_log "$m" "Accepted key ED25519 $(fingerprint "$k") found at $f:1" "$k accepted from $f"
 done
 
 # ---------------------------------------------------------------------------
@@ -245,7 +249,7 @@ assert e['state'] == 'REVOKED', 'revoked key state %r' % e['state']
 " "list shows REVOKED"
 
 # stolen@e2e becomes revoked in the catalogue after the KRL was written.
-echo "$(pub_line stolen)" >>"$ROOTF"
+pub_line stolen >>"$ROOTF"
 catalogue_v1 "stolen@e2e=$(pub_line stolen)"
 keys rm self --revoked
 expect_rc 0 "rm self --revoked"
@@ -255,7 +259,7 @@ expect_key_count "$ROOTF" rootk 1 "rm --revoked keeps unrevoked keys"
 rc=0
 ssh-keygen -Q -f "$KRL" "$(pub_path stolen)" >/dev/null 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "rm --revoked did not rewrite the KRL with stolen@e2e (ssh-keygen -Q exit $rc)"
-echo "$(pub_line stolen)" >>"$FLEET"
+pub_line stolen >>"$FLEET"
 m=$(log_mark)
 expect_refused "$L" stolen "key revoked by the KRL that rm --revoked wrote"
 expect_log "$m" "revoked by file $KRL" "sshd's reason for the newly revoked key"
@@ -304,6 +308,8 @@ grep -F -- "$(key_blob forever)" "$CUST" | grep -q expiry-time &&
 expect_key_count "$TMP" forever 0 "add forever (not temporary)"
 [ -e /root/.ssh/authorized_keys ] && grep -qF -- "$(key_blob forever)" /root/.ssh/authorized_keys &&
   fail "forever key landed in root's authorized_keys"
+[ "$(stat -c %U:%a "$HOME_L/.ssh")" = "$L:700" ] && [ "$(stat -c %U "$CUST")" = "$L" ] ||
+  fail "customer tier not the login user's own: $(stat -c '%n %U:%a' "$HOME_L/.ssh" "$CUST")"
 m=$(log_mark)
 expect_login "$L" forever "key added forever"
 expect_log "$m" "Accepted key ED25519 $(fingerprint forever) found at $CUST:1" "forever key accepted from the customer tier"
@@ -340,5 +346,62 @@ bad = [e for e in d if e['state'] == 'unparseable']
 assert len(bad) == 1 and bad[0]['tier'] == 'fleet' and bad[0]['line'] == 2, 'unparseable: %r' % bad
 assert len(d) == 6, 'want 6 entries, got %d' % len(d)
 " "list --json contents"
+
+# ---------------------------------------------------------------------------
+trace "rm matches key material, never the comment"
+keys add self "$(pub_path twin)" 1h
+expect_rc 0 "add twin (same comment as forever)"
+keys rm self "ssh-ed25519 $(key_blob forever) another-comment"
+expect_rc 0 "rm forever by its key with another comment"
+expect_key_count "$CUST" forever 0 "rm by key material"
+expect_key_count "$TMP" twin 1 "rm leaves a different key with the same comment"
+[ "$(stat -c %U "$CUST")" = "$L" ] || fail "rewrite of the customer tier changed its owner to $(stat -c %U "$CUST")"
+expect_refused "$L" forever "after rm by key material"
+expect_login "$L" twin "same-comment key after rm"
+
+# ---------------------------------------------------------------------------
+trace "root writing in the login user's home does not follow the user's symlinks"
+# The login user controls ~/.ssh; root must not be steered to write elsewhere.
+mkdir -m 755 "$WORK/victim"
+echo "root's own file" >"$WORK/victim/authorized_keys"
+victim_before=$(tree_state "$WORK/victim")
+rm -f "$CUST"
+runuser -u "$L" -- ln -s "$WORK/victim/authorized_keys" "$CUST"
+keys add self "$(pub_path forever)" forever
+[ "$(tree_state "$WORK/victim")" = "$victim_before" ] ||
+  fail "add forever wrote through the user's symlink ~/.ssh/authorized_keys into $WORK/victim"
+if [ "$RC" = 0 ] && { [ -L "$CUST" ] || [ "$(stat -c %U "$CUST")" != "$L" ]; }; then
+  fail "add forever over a symlinked authorized_keys: exit 0 but $(stat -c '%F %U' "$CUST")"
+fi
+rm -rf "$CUST" "$HOME_L/.ssh"
+runuser -u "$L" -- ln -s "$WORK/victim" "$HOME_L/.ssh"
+keys add self "$(pub_path forever)" forever
+[ "$(tree_state "$WORK/victim")" = "$victim_before" ] ||
+  fail "add forever wrote through the user's symlink ~/.ssh into $WORK/victim: $(ls -la "$WORK/victim")"
+rm -f "$HOME_L/.ssh"
+
+# ---------------------------------------------------------------------------
+trace "set replaces every key of one tier, atomically"
+before=$(tree_state "$T" "$HOME_L")
+keys set self --tier fleet "$(pub_path set1)" "ssh-ed25519 $(key_blob set1 | cut -c1-30) broken"
+expect_rc 2 "set with one malformed key among good ones"
+[ "$(tree_state "$T" "$HOME_L")" = "$before" ] || fail "set with a malformed key changed files"
+keys set self --tier fleet "$(pub_path set1)" lost@e2e
+expect_rc "1|2" "set with a revoked key"
+[ "$(tree_state "$T" "$HOME_L")" = "$before" ] || fail "set with a revoked key changed files"
+keys set self --tier fleet "$(pub_path set1)" restricted@e2e
+expect_rc 0 "set --tier fleet set1 restricted@e2e"
+expect_key_count "$FLEET" set1 1 "set"
+expect_key_count "$FLEET" restricted 1 "set by ID"
+expect_key_count "$FLEET" fleetk 0 "set drops the tier's old keys"
+grep -F -- "$(key_blob restricted)" "$FLEET" | grep -qF 'command="echo restricted-ok"' ||
+  fail "set by ID lost the catalogue options: $(cat "$FLEET")"
+grep -q expiry-time "$FLEET" && fail "set --tier fleet wrote an expiry-time: $(cat "$FLEET")"
+expect_key_count "$ROOTF" rootk 1 "set leaves other tiers alone"
+expect_key_count "$TMP" twin 1 "set leaves other tiers alone"
+m=$(log_mark)
+expect_login "$L" set1 "key set into the fleet tier"
+expect_log "$m" "Accepted key ED25519 $(fingerprint set1) found at $FLEET:" "set1 accepted from the fleet tier"
+expect_refused "$L" fleetk "old fleet key after set"
 
 pass

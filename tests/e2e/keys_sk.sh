@@ -57,6 +57,29 @@ expect_log "$m" "user presence (authenticator touch) requirement not met" "sshd'
 # The key itself is still fine: a touched signature logs in again.
 expect_login "$L" yubi "sk key touched again"
 
+trace "no-touch-required on the line: the same untouched signature is accepted"
+# This proves the refusal above is about the presence flag alone: the
+# provider's untouched signatures are otherwise valid.
+ssh-keygen -q -t ed25519-sk -w "$SOFT_SK" -N '' -C "notouch@e2e" -O no-touch-required \
+  -f "$WORK/keys/notouch" </dev/null || fatal "enrolling a no-touch-required sk key failed"
+keys add self "no-touch-required $(pub_line notouch)" 1h
+expect_rc 0 "add no-touch-required sk key"
+grep -F -- "$(key_blob notouch)" "$TMP" | grep -q 'no-touch-required' ||
+  fail "no-touch-required option lost: $(cat "$TMP")"
+SOFT_SK_NO_TOUCH=1 expect_login "$L" notouch "untouched signature, no-touch-required key"
+
+trace "ecdsa-sk (sk-ecdsa-sha2-nistp256) works the same way"
+ssh-keygen -q -t ecdsa-sk -w "$SOFT_SK" -N '' -C "ecsk@e2e" -f "$WORK/keys/ecsk" </dev/null ||
+  fatal "enrolling an ecdsa-sk key with $SOFT_SK failed"
+keys add self "$(pub_path ecsk)" 1h
+expect_rc 0 "add ecdsa-sk key"
+m=$(log_mark)
+expect_login "$L" ecsk "ecdsa-sk key"
+expect_log "$m" "Accepted key ECDSA-SK $(fingerprint ecsk) found at $TMP:" "ecdsa-sk key accepted"
+m=$(log_mark)
+SOFT_SK_NO_TOUCH=1 expect_refused "$L" ecsk "untouched ecdsa-sk signature"
+expect_log "$m" "user presence (authenticator touch) requirement not met" "sshd's reason for the untouched ecdsa-sk key"
+
 trace "revoked in the catalogue + KRL rewritten: refused although its line stays"
 printf '[known]\n[revoked]\n"yubi@e2e" = %s\n' "'$(pub_line yubi)'" >"$CAT"
 keys install-sshd-config self --output "$DROPIN"

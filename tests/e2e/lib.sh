@@ -196,7 +196,7 @@ expect_key_count() {
   local n
   n=$(count_key "$1" "$2")
   if [ "$n" != "$3" ]; then
-    fail "$4: $1 holds key $2 $n times, want $3; file: $(cat "$1" 2>/dev/null | head -20)"
+    fail "$4: $1 holds key $2 $n times, want $3; file: $(head -20 "$1" 2>/dev/null)"
   fi
 }
 
@@ -206,7 +206,8 @@ expect_key_count() {
 # section with every path under TIER_DIR (created 0755 root).
 write_keys_conf() {
   local file=$1 user=$2 dir=$3 cat=$4 customer=${5:-"~/.ssh/authorized_keys"}
-  mkdir -p -m 755 "$dir"
+  mkdir -p "$dir"
+  chmod 755 "$dir"
   cat >"$file" <<EOF
 [keys]
 login_user = "$user"
@@ -243,7 +244,7 @@ _remove_user() {
 # ---- sshd ----
 
 declare -gA SSHD_PORT=() SSHD_LOG=() SSHD_PID=() SSHD_DIR=()
-PORT= SSHD_LOG_CUR=
+PORT="" SSHD_LOG_CUR=""
 
 # _follow FILE OFFSET SECONDS PATTERN...: follows FILE from byte OFFSET until
 # a line contains one of the fixed-string PATTERNs, or SECONDS pass, or (if
@@ -276,8 +277,10 @@ _follow() {
 # (sshd takes the first value of a keyword), e.g. "LogLevel DEBUG1". No Match
 # blocks in LINEs; put those in DROPIN. Sets PORT and SSHD_LOG_CUR to this
 # server's, and SSHD_PORT[NAME], SSHD_LOG[NAME].
+# SSHD_NS_SETUP, if set, is a shell command run inside sshd's private mount
+# namespace before sshd starts (e.g. hide a directory from a "remote" host).
 start_sshd() {
-  local name=$1 dropin=$2 dir cfg log pid port attempt res
+  local name=$1 dropin=$2 dir cfg log pid port res
   shift 2
   dir=$WORK/sshd-$name
   [ -z "${SSHD_PID[$name]:-}" ] || fatal "sshd $name already started"
@@ -286,7 +289,7 @@ start_sshd() {
   ssh-keygen -q -t ed25519 -N '' -C "e2e-host-$name" -f "$dir/host_ed25519" </dev/null
   cfg=$dir/sshd_config
   log=$dir/sshd.log
-  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
     port=$((20000 + RANDOM % 40000))
     {
       printf '%s\n' "$@"
@@ -313,8 +316,9 @@ EOF
     # A private mount namespace with an empty /run: root sshd needs
     # /run/sshd, and the host's /run stays untouched. unshare and sh exec,
     # so $! is sshd itself.
-    unshare -m --propagation private sh -c \
-      'mount -t tmpfs -o mode=755 none /run && mkdir /run/sshd && exec "$@"' \
+    SSHD_NS_SETUP=${SSHD_NS_SETUP:-} unshare -m --propagation private sh -c \
+      'mount -t tmpfs -o mode=755 none /run && mkdir /run/sshd &&
+       eval "${SSHD_NS_SETUP:-:}" && exec "$@"' \
       sh "$SSHD" -D -E "$log" -f "$cfg" </dev/null >"$dir/stderr" 2>&1 &
     pid=$!
     res=$(FOLLOW_PID=$pid _follow "$log" 0 20 \
@@ -366,10 +370,10 @@ stop_sshd() {
   local name=$1 pid p procs
   pid=${SSHD_PID[$name]:-}
   [ -n "$pid" ] || return 0
-  procs=$(_descendants "$pid")
-  kill "$pid" $procs 2>/dev/null || true
+  mapfile -t procs < <(_descendants "$pid")
+  kill "$pid" ${procs[@]+"${procs[@]}"} 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  for p in $procs; do
+  for p in ${procs[@]+"${procs[@]}"}; do
     timeout 5 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
   done
   SSHD_PID[$name]=

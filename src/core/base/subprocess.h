@@ -4,7 +4,9 @@
 // feeds `stdin_data` (or /dev/null), collects stdout and stderr up to a cap
 // each, and waits. With a timeout the child runs in its own process group and
 // the whole group is killed (SIGTERM, then SIGKILL after `kill_grace`) when
-// the timeout expires. Blocking; safe to call from any thread.
+// the timeout expires. Blocking; safe to call from any thread. Programs using
+// stdin_data must ignore SIGPIPE (a child that exits without reading its
+// input then just ends the feeding).
 #ifndef PORTHOLE_CORE_BASE_SUBPROCESS_H_
 #define PORTHOLE_CORE_BASE_SUBPROCESS_H_
 

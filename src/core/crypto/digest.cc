@@ -1,5 +1,7 @@
 #include "core/crypto/digest.h"
 
+#include <array>
+
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -15,14 +17,16 @@ constexpr char kBase64Alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 // -1 for anything outside the standard alphabet (including '=').
-int Base64Value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
+constexpr std::array<int8_t, 256> kBase64Values = [] {
+  std::array<int8_t, 256> t{};
+  t.fill(-1);
+  const char* alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = i;
+  return t;
+}();
+
+int Base64Value(unsigned char c) { return kBase64Values[c]; }
 
 struct GroupDeleter {
   void operator()(EC_GROUP* g) const { EC_GROUP_free(g); }
@@ -133,16 +137,29 @@ Result<std::string> Base64Decode(std::string_view text) {
   // With the length a multiple of 4, a valid tail is "xx==" or "xxx=".
   if (pad > 2) return Status::InvalidArgument("bad base64 padding");
 
-  std::string out;
-  out.reserve(body.size() / 4 * 3 + 2);
+  // Whole groups of four characters become three bytes; the tail (2 or 3
+  // characters) one or two.
+  std::string out(body.size() / 4 * 3 + (body.size() % 4 ? body.size() % 4 - 1 : 0),
+                   '\0');
+  char* o = out.data();
+  size_t i = 0;
+  for (; i + 4 <= body.size(); i += 4) {
+    uint32_t v = static_cast<uint32_t>(Base64Value(body[i])) << 18 |
+                 static_cast<uint32_t>(Base64Value(body[i + 1])) << 12 |
+                 static_cast<uint32_t>(Base64Value(body[i + 2])) << 6 |
+                 static_cast<uint32_t>(Base64Value(body[i + 3]));
+    *o++ = static_cast<char>(v >> 16);
+    *o++ = static_cast<char>(v >> 8);
+    *o++ = static_cast<char>(v);
+  }
   uint32_t acc = 0;
   int nbits = 0;
-  for (unsigned char c : body) {
-    acc = (acc << 6) | static_cast<uint32_t>(Base64Value(c));
+  for (; i < body.size(); ++i) {
+    acc = (acc << 6) | static_cast<uint32_t>(Base64Value(body[i]));
     nbits += 6;
     if (nbits >= 8) {
       nbits -= 8;
-      out.push_back(static_cast<char>((acc >> nbits) & 0xff));
+      *o++ = static_cast<char>((acc >> nbits) & 0xff);
     }
   }
   // Leftover bits (2 or 4) must be zero, or two texts would decode to the

@@ -502,7 +502,48 @@ std::string FormatAuthorizedKey(const AuthorizedKey& key) {
   return out;
 }
 
+namespace {
+
+// The canonical UTC forms (YYYYMMDD[HHMM[SS]] + "Z" with every field in its
+// normal range) computed directly; strptime + timegm give the same answer
+// for them, ten times slower. Anything else takes the strptime path.
+std::optional<SystemTime> FastUtcExpiry(std::string_view s) {
+  using namespace std::chrono;
+  if (s.size() < 2 || s.back() != 'Z') return std::nullopt;
+  s.remove_suffix(1);
+  if (s.size() != 8 && s.size() != 12 && s.size() != 14) return std::nullopt;
+  int f[6] = {0, 0, 0, 0, 0, 0};
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  auto num = [&](size_t at, size_t n) {
+    int v = 0;
+    for (size_t k = 0; k < n; ++k) v = v * 10 + (s[at + k] - '0');
+    return v;
+  };
+  f[0] = num(0, 4);
+  f[1] = num(4, 2);
+  f[2] = num(6, 2);
+  if (s.size() >= 12) {
+    f[3] = num(8, 2);
+    f[4] = num(10, 2);
+  }
+  if (s.size() == 14) f[5] = num(12, 2);
+  year_month_day ymd{year(f[0]), month(static_cast<unsigned>(f[1])),
+                     day(static_cast<unsigned>(f[2]))};
+  if (f[0] < 1970 || f[0] > 2200 || !ymd.ok() || f[3] > 23 || f[4] > 59 ||
+      f[5] > 59) {
+    return std::nullopt;
+  }
+  auto t = sys_days(ymd) + hours(f[3]) + minutes(f[4]) + seconds(f[5]);
+  if (t.time_since_epoch().count() <= 0) return std::nullopt;
+  return SystemTime(duration_cast<SystemTime::duration>(t.time_since_epoch()));
+}
+
+}  // namespace
+
 Result<SystemTime> ParseExpiryTime(std::string_view text) {
+  if (auto fast = FastUtcExpiry(text)) return *fast;
   Status invalid = InvalidValue("expiry-time", text);
   if (text.find('\0') != std::string_view::npos) return invalid;
   std::string s(text);

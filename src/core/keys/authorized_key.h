@@ -16,8 +16,10 @@
 // skipped; a repeated tunnel or expiry-time is allowed (the last tunnel
 // wins, the earliest expiry); permitopen/permitlisten ports may be service
 // names from /etc/services; expiry-time is read with strptime(3) exactly as
-// sshd does. We are stricter only where a value can never work: empty
-// principals/from values are refused, and so is a NUL byte anywhere.
+// sshd does. We are stricter only where a value can never work (empty
+// principals/from values, a NUL byte anywhere) and where a key would get two
+// blobs (see ParsePublicKeyBlob). The functions here keep no state and may
+// be called from any thread.
 #ifndef PORTHOLE_CORE_KEYS_AUTHORIZED_KEY_H_
 #define PORTHOLE_CORE_KEYS_AUTHORIZED_KEY_H_
 

@@ -133,41 +133,27 @@ class BlobReader {
   }
 
   Status U32(uint32_t* v) {
-    if (data_.size() - pos_ < 4) return Truncated();
-    uint32_t r = 0;
-    for (int i = 0; i < 4; ++i) {
-      r = (r << 8) | static_cast<unsigned char>(data_[pos_ + i]);
-    }
+    if (!Peek(4, v)) return Truncated();
     pos_ += 4;
-    *v = r;
     return Status::Ok();
   }
 
   Status U64(uint64_t* v) {
-    if (data_.size() - pos_ < 8) return Truncated();
-    uint64_t r = 0;
-    for (int i = 0; i < 8; ++i) {
-      r = (r << 8) | static_cast<unsigned char>(data_[pos_ + i]);
-    }
+    if (!Peek(8, v)) return Truncated();
     pos_ += 8;
-    *v = r;
     return Status::Ok();
   }
 
   Status String(std::string_view* v) {
-    if (data_.size() - pos_ < 4) return Truncated();
     uint32_t len = 0;
-    for (int i = 0; i < 4; ++i) {
-      len = (len << 8) | static_cast<unsigned char>(data_[pos_ + i]);
-    }
-    if (data_.size() - pos_ - 4 < len) return Truncated();
+    if (!Peek(4, &len) || data_.size() - pos_ - 4 < len) return Truncated();
     *v = data_.substr(pos_ + 4, len);
     pos_ += 4 + size_t{len};
     return Status::Ok();
   }
 
-  // A string used as text: NUL bytes are refused (sshd would silently cut
-  // the string there, making two blobs name the same thing).
+  // A string used as text. NUL bytes are refused; sshd allows one as the
+  // last byte and drops it, which would give one name two blobs.
   Status CString(std::string_view* v, std::string_view what) {
     size_t start = pos_;
     PH_RETURN_IF_ERROR(String(v));
@@ -196,6 +182,19 @@ class BlobReader {
   }
 
  private:
+  // Reads an `n`-byte big-endian integer at pos_ without consuming it.
+  template <typename T>
+  bool Peek(size_t n, T* v) const {
+    if (data_.size() - pos_ < n) return false;
+    T r = 0;
+    for (size_t i = 0; i < n; ++i) {
+      r = static_cast<T>((r << 8) |
+                         static_cast<unsigned char>(data_[pos_ + i]));
+    }
+    *v = r;
+    return true;
+  }
+
   static Status CheckMpint(std::string_view v) {
     if (v.empty()) return Status::Ok();
     unsigned char first = static_cast<unsigned char>(v[0]);
