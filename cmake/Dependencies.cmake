@@ -5,6 +5,9 @@ find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(Threads REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
+# Unicode NFC for canonical JSON (core/tuf): full composition tables are
+# not something to hand-roll.
+find_package(ICU REQUIRED COMPONENTS uc)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 if(PORTHOLE_TESTS)
   find_package(GTest REQUIRED)

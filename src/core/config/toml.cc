@@ -37,6 +37,39 @@ std::string TomlTable::Where(std::string_view key) const {
 
 const std::string& TomlTable::path() const { return s_->path; }
 
+const std::string& TomlTable::source() const { return s_->source; }
+
+int TomlTable::Line(std::string_view key) const {
+  const toml::node* n = s_->table->get(key);
+  return n == nullptr ? 0 : static_cast<int>(n->source().begin.line);
+}
+
+int TomlTable::Line() const {
+  if (s_->path.empty()) return 0;
+  return static_cast<int>(s_->table->source().begin.line);
+}
+
+TomlType TomlTable::Type(std::string_view key) const {
+  const toml::node* n = s_->table->get(key);
+  if (n == nullptr) return TomlType::kNone;
+  switch (n->type()) {
+    case toml::node_type::string:
+      return TomlType::kString;
+    case toml::node_type::integer:
+      return TomlType::kInteger;
+    case toml::node_type::floating_point:
+      return TomlType::kFloat;
+    case toml::node_type::boolean:
+      return TomlType::kBool;
+    case toml::node_type::table:
+      return TomlType::kTable;
+    case toml::node_type::array:
+      return TomlType::kArray;
+    default:
+      return TomlType::kDateTime;
+  }
+}
+
 std::vector<std::string> TomlTable::Keys() const {
   std::vector<std::pair<toml::source_index, std::string>> keys;
   for (const auto& [k, v] : *s_->table) {
@@ -102,6 +135,27 @@ Result<std::optional<std::vector<std::string>>> TomlTable::GetStringArray(
   return std::optional<std::vector<std::string>>(std::move(out));
 }
 
+Result<std::optional<std::vector<int64_t>>> TomlTable::GetIntArray(
+    std::string_view key) {
+  MarkRead(key);
+  const toml::node* n = s_->table->get(key);
+  if (n == nullptr) return std::optional<std::vector<int64_t>>();
+  const toml::array* a = n->as_array();
+  if (a == nullptr) {
+    return Status::InvalidArgument(Where(key) + ": expected an array");
+  }
+  std::vector<int64_t> out;
+  for (const toml::node& e : *a) {
+    auto v = e.value_exact<int64_t>();
+    if (!v) {
+      return Status::InvalidArgument(Where(key) +
+                                     ": expected an array of integers");
+    }
+    out.push_back(*v);
+  }
+  return std::optional<std::vector<int64_t>>(std::move(out));
+}
+
 Result<std::optional<TomlTable>> TomlTable::GetTable(std::string_view key) {
   MarkRead(key);
   const toml::node* n = s_->table->get(key);
@@ -140,7 +194,7 @@ Result<TomlDocument> TomlDocument::Parse(std::string_view text,
     const auto& where = e.source().begin;
     return Status::InvalidArgument(source + ":" + std::to_string(where.line) +
                                    ":" + std::to_string(where.column) + ": " +
-                                   std::string(e.description()));
+                                   PrintableText(e.description()));
   }
   state->table = state->doc.get();
   state->source = std::move(source);
@@ -173,6 +227,22 @@ std::string TomlQuote(std::string_view s) {
     }
   }
   return out + "\"";
+}
+
+std::string PrintableText(std::string_view s, size_t max_bytes) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < max_bytes; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x7f) {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > max_bytes) out += "...";
+  return out;
 }
 
 }  // namespace porthole::config

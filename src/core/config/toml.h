@@ -18,6 +18,18 @@
 
 namespace porthole::config {
 
+// The type of a value, for keys that accept more than one form.
+enum class TomlType {
+  kNone,  // the key is absent
+  kString,
+  kInteger,
+  kFloat,
+  kBool,
+  kTable,  // a [table] or an inline { table }
+  kArray,
+  kDateTime,  // a date, a time or a date-time
+};
+
 class TomlTable {
  public:
   // Each getter: unset when the key is absent; an error (kInvalidArgument)
@@ -28,6 +40,12 @@ class TomlTable {
   Result<std::optional<TomlTable>> GetTable(std::string_view key);
   Result<std::optional<std::vector<std::string>>> GetStringArray(
       std::string_view key);
+  // An array whose every element is an integer.
+  Result<std::optional<std::vector<int64_t>>> GetIntArray(
+      std::string_view key);
+
+  // The type of `key`'s value without reading it (kNone when absent).
+  TomlType Type(std::string_view key) const;
 
   // Every key of this table, in file order.
   std::vector<std::string> Keys() const;
@@ -44,6 +62,13 @@ class TomlTable {
   std::string Where(std::string_view key) const;
   // The dotted path of this table ("device.session"); empty for the root.
   const std::string& path() const;
+  // The name of the text in messages (the file name).
+  const std::string& source() const;
+  // The line where `key`'s value starts; 0 when the key is absent.
+  int Line(std::string_view key) const;
+  // The line where this table starts (its [header], the line of an inline
+  // table); 0 for the root table.
+  int Line() const;
 
   struct State;  // opaque, shared with the owning document
  private:
@@ -71,6 +96,11 @@ class TomlDocument {
 
 // Quotes `s` as a TOML basic string ("..." with escapes).
 std::string TomlQuote(std::string_view s);
+
+// Text from a user made safe for a one-line message or a comment: bytes
+// outside printable ASCII become \xNN, and it is cut after `max_bytes`
+// ("..." marks the cut).
+std::string PrintableText(std::string_view s, size_t max_bytes = 200);
 
 }  // namespace porthole::config
 

@@ -60,5 +60,44 @@ TEST(TomlTest, KeysInFileOrder) {
   EXPECT_EQ(doc->Root().Keys(), (std::vector<std::string>{"z", "a", "m"}));
 }
 
+TEST(TomlTest, TypesLinesAndIntArrays) {
+  auto doc = TomlDocument::Parse(
+      "a = \"x\"\nb = [1, 2]\nc = [1, \"2\"]\nd = { e = 1 }\nf = 1.5\n"
+      "g = 1979-05-27\n\n[t]\nh = 1\n",
+      "f.toml");
+  ASSERT_TRUE(doc.ok()) << doc.status().message();
+  TomlTable root = doc->Root();
+  EXPECT_EQ(root.Type("a"), TomlType::kString);
+  EXPECT_EQ(root.Type("b"), TomlType::kArray);
+  EXPECT_EQ(root.Type("d"), TomlType::kTable);
+  EXPECT_EQ(root.Type("f"), TomlType::kFloat);
+  EXPECT_EQ(root.Type("g"), TomlType::kDateTime);
+  EXPECT_EQ(root.Type("t"), TomlType::kTable);
+  EXPECT_EQ(root.Type("nope"), TomlType::kNone);
+  EXPECT_EQ(**root.GetIntArray("b"), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(root.GetIntArray("c").status().message(),
+            "f.toml:3: key 'c': expected an array of integers");
+  EXPECT_EQ(root.GetIntArray("a").status().message(),
+            "f.toml:1: key 'a': expected an array");
+  EXPECT_EQ(root.Line("d"), 4);
+  EXPECT_EQ(root.Line("nope"), 0);
+  EXPECT_EQ(root.Line(), 0);
+  EXPECT_EQ(root.source(), "f.toml");
+  auto t = root.GetTable("t");
+  ASSERT_TRUE(t.ok() && t->has_value());
+  EXPECT_EQ((*t)->Line(), 8);
+}
+
+TEST(TomlTest, PrintableText) {
+  EXPECT_EQ(PrintableText("a b"), "a b");
+  EXPECT_EQ(PrintableText("a\nb\x7f\xc3\xa9"), "a\\x0ab\\x7f\\xc3\\xa9");
+  EXPECT_EQ(PrintableText(std::string(201, 'x')), std::string(200, 'x') + "...");
+  // toml++ quotes the offending character, which may be a newline.
+  auto doc = TomlDocument::Parse("a = t\n", "n.toml");
+  ASSERT_FALSE(doc.ok());
+  EXPECT_EQ(doc.status().message().find('\n'), std::string::npos)
+      << doc.status().message();
+}
+
 }  // namespace
 }  // namespace porthole::config
