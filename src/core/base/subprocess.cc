@@ -65,54 +65,47 @@ void SetNonBlocking(int fd) {
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-}  // namespace
-
-Result<RunResult> RunProcess(const std::vector<std::string>& argv,
-                             const RunOptions& options) {
+// Forks and execs `argv` (PATH searched) with the extra `env`. The child's
+// stdin is `stdin_fd` (or /dev/null when -1); its stdout and stderr are
+// `stdout_fd` / `stderr_fd`, or inherited when -1. Returns the pid once the
+// exec succeeded, or the exec's errno as a Status naming argv[0].
+Result<pid_t> Spawn(const std::vector<std::string>& argv,
+                    const std::vector<std::string>& env, int stdin_fd,
+                    int stdout_fd, int stderr_fd, bool new_group) {
   if (argv.empty()) return Status::InvalidArgument("empty command");
-  Result<Pipe> in = MakePipe(), out = MakePipe(), err = MakePipe(),
-               exec_err = MakePipe();
-  for (const auto* p : {&in, &out, &err, &exec_err}) {
-    if (!p->ok()) return p->status();
-  }
-  const bool group = options.new_process_group || options.timeout.has_value();
-
+  Result<Pipe> exec_err = MakePipe();
+  if (!exec_err.ok()) return exec_err.status();
   // Everything the child needs is prepared before fork: after it, only
   // async-signal-safe calls.
-  std::vector<std::string> env_strings = MergedEnv(options.env);
+  std::vector<std::string> env_strings = MergedEnv(env);
   std::vector<char*> envp, args;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
   std::vector<std::string> argv_copy = argv;
   for (auto& a : argv_copy) args.push_back(a.data());
   args.push_back(nullptr);
-  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull < 0) return PosixError("/dev/null", errno);
-  UniqueFd devnull_fd(devnull);
+  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devnull.valid()) return PosixError("/dev/null", errno);
 
   pid_t pid = fork();
   if (pid < 0) return PosixError("fork", errno);
   if (pid == 0) {
-    if (group) setpgid(0, 0);
+    if (new_group) setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     signal(SIGPIPE, SIG_DFL);
-    dup2(options.stdin_data ? in->read.get() : devnull, 0);
-    if (options.capture_stdout) dup2(out->write.get(), 1);
-    if (options.capture_stderr) dup2(err->write.get(), 2);
+    dup2(stdin_fd >= 0 ? stdin_fd : devnull.get(), 0);
+    if (stdout_fd >= 0) dup2(stdout_fd, 1);
+    if (stderr_fd >= 0) dup2(stderr_fd, 2);
     execvpe(args[0], args.data(), envp.data());
     int e = errno;
     ssize_t ignored = write(exec_err->write.get(), &e, sizeof e);
     (void)ignored;
     _exit(127);
   }
-  if (group) setpgid(pid, pid);  // also in the parent: no race with kill()
-  in->read.reset();
-  out->write.reset();
-  err->write.reset();
+  if (new_group) setpgid(pid, pid);  // also here: no race with kill()
   exec_err->write.reset();
-
   int exec_errno = 0;
   ssize_t got;
   do {
@@ -122,6 +115,26 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
     waitpid(pid, nullptr, 0);
     return PosixError(argv[0], exec_errno);
   }
+  return pid;
+}
+
+}  // namespace
+
+Result<RunResult> RunProcess(const std::vector<std::string>& argv,
+                             const RunOptions& options) {
+  Result<Pipe> in = MakePipe(), out = MakePipe(), err = MakePipe();
+  for (const auto* p : {&in, &out, &err}) {
+    if (!p->ok()) return p->status();
+  }
+  const bool group = options.new_process_group || options.timeout.has_value();
+  PH_ASSIGN_OR_RETURN(
+      pid_t pid,
+      Spawn(argv, options.env, options.stdin_data ? in->read.get() : -1,
+            options.capture_stdout ? out->write.get() : -1,
+            options.capture_stderr ? err->write.get() : -1, group));
+  in->read.reset();
+  out->write.reset();
+  err->write.reset();
 
   RunResult result;
   std::string_view to_write;
@@ -242,49 +255,13 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
 
 Result<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
                                          const Options& options) {
-  if (argv.empty()) return Status::InvalidArgument("empty command");
-  Result<Pipe> out = MakePipe(), exec_err = MakePipe();
+  Result<Pipe> out = MakePipe();
   if (!out.ok()) return out.status();
-  if (!exec_err.ok()) return exec_err.status();
-  std::vector<std::string> env_strings = MergedEnv(options.env);
-  std::vector<char*> envp, args;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (auto& a : argv_copy) args.push_back(a.data());
-  args.push_back(nullptr);
-  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull < 0) return PosixError("/dev/null", errno);
-  UniqueFd devnull_fd(devnull);
-
-  pid_t pid = fork();
-  if (pid < 0) return PosixError("fork", errno);
-  if (pid == 0) {
-    if (options.new_process_group) setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGPIPE, SIG_DFL);
-    dup2(devnull, 0);
-    if (options.pipe_stdout) dup2(out->write.get(), 1);
-    execvpe(args[0], args.data(), envp.data());
-    int e = errno;
-    ssize_t ignored = write(exec_err->write.get(), &e, sizeof e);
-    (void)ignored;
-    _exit(127);
-  }
-  if (options.new_process_group) setpgid(pid, pid);
+  PH_ASSIGN_OR_RETURN(
+      pid_t pid, Spawn(argv, options.env, -1,
+                       options.pipe_stdout ? out->write.get() : -1, -1,
+                       options.new_process_group));
   out->write.reset();
-  exec_err->write.reset();
-  int exec_errno = 0;
-  ssize_t got;
-  do {
-    got = read(exec_err->read.get(), &exec_errno, sizeof exec_errno);
-  } while (got < 0 && errno == EINTR);
-  if (got == sizeof exec_errno) {
-    waitpid(pid, nullptr, 0);
-    return PosixError(argv[0], exec_errno);
-  }
   return ChildProcess(pid, options.pipe_stdout ? out->read.release() : -1,
                       options.new_process_group);
 }
