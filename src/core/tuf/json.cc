@@ -167,6 +167,23 @@ ErrorOr<std::string> RequireString(const Json& object, const std::string& key,
   return v->get_ref<const std::string&>();
 }
 
+Error RequireType(const Json& object, std::string_view want,
+                  std::string_view where) {
+  const Json* type = FindMember(object, "_type");
+  if (type != nullptr && type->is_string() &&
+      type->get_ref<const std::string&>() == want) {
+    return Error();
+  }
+  std::string got = type == nullptr ? "missing"
+                    : type->is_string()
+                        ? "'" + Excerpt(type->get_ref<const std::string&>()) +
+                              "'"
+                        : "not a string";
+  return Error(ErrorCode::kWrongType, std::string(where) + ": _type must be '" +
+                                          std::string(want) + "' (" + got +
+                                          ")");
+}
+
 ErrorOr<uint64_t> RequireUint(const Json& object, const std::string& key,
                               uint64_t min, std::string_view where) {
   const Json* v = FindMember(object, key);

@@ -64,6 +64,11 @@ ErrorOr<std::vector<std::string>> RequireStringArray(const Json& object,
                                                      const std::string& key,
                                                      std::string_view where);
 
+// The signed role's "_type" must be exactly `want`; kWrongType otherwise,
+// e.g. "root.json: _type must be 'Root' ('Remote-Sessions')".
+Error RequireType(const Json& object, std::string_view want,
+                  std::string_view where);
+
 // A short printable excerpt of `bytes` for error messages: the first line,
 // at most 80 bytes, non-printable bytes as '?'.
 std::string Excerpt(std::string_view bytes);

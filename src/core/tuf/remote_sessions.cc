@@ -28,17 +28,7 @@ bool IsKnownCommand(std::string_view name) {
 ErrorOr<RemoteSessions> ParseRemoteSessions(const SignedDocument& doc) {
   const Json& s = doc.signed_value;
   const std::string& n = doc.name;
-  const Json* type = FindMember(s, "_type");
-  if (type == nullptr || !type->is_string() ||
-      type->get_ref<const std::string&>() != kRemoteSessionsType) {
-    std::string got =
-        type == nullptr ? "missing"
-        : type->is_string()
-            ? "'" + Excerpt(type->get_ref<const std::string&>()) + "'"
-            : "not a string";
-    return Error(ErrorCode::kWrongType,
-                 n + ": _type must be 'Remote-Sessions' (" + got + ")");
-  }
+  TUF_RETURN_IF_ERROR(RequireType(s, kRemoteSessionsType, n));
   RemoteSessions rs;
   TUF_ASSIGN_OR_RETURN(rs.version, RequireUint(s, "version", 1, n));
   TUF_ASSIGN_OR_RETURN(rs.expires_text, RequireString(s, "expires", n));

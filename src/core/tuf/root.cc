@@ -44,17 +44,7 @@ const RoleKeys* Root::FindRole(std::string_view name) const {
 ErrorOr<Root> ParseRoot(const SignedDocument& doc) {
   const Json& s = doc.signed_value;
   const std::string& n = doc.name;
-  const Json* type = FindMember(s, "_type");
-  if (type == nullptr || !type->is_string() ||
-      type->get_ref<const std::string&>() != "Root") {
-    std::string got =
-        type == nullptr ? "missing"
-        : type->is_string()
-            ? "'" + Excerpt(type->get_ref<const std::string&>()) + "'"
-            : "not a string";
-    return Error(ErrorCode::kWrongType,
-                 n + ": _type must be 'Root' (" + got + ")");
-  }
+  TUF_RETURN_IF_ERROR(RequireType(s, "Root", n));
 
   Root root;
   TUF_ASSIGN_OR_RETURN(bool consistent,
