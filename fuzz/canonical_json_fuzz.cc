@@ -29,7 +29,7 @@ void Check(bool ok) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
 
-  if (porthole::tuf::IsValidUtf8(input)) {
+  if (porthole::IsValidUtf8(input)) {
     ErrorOr<std::string> nfc = porthole::tuf::NormalizeNfc(input);
     Check(nfc.ok());
     ErrorOr<std::string> again = porthole::tuf::NormalizeNfc(*nfc);

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/base/file.h"
+#include "core/base/utf8.h"
 #include "core/config/toml.h"
 
 extern char** environ;
@@ -95,44 +96,6 @@ std::string Quoted(std::string_view s) { return "'" + Printable(s) + "'"; }
 // ---------------------------------------------------------------------------
 // The environment overrides.
 
-// Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF):
-// what TOML strings can hold, and what RAC's Rust reads without panicking.
-bool IsUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      unsigned char d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
-
 struct EnvValue {
   std::string var;  // the variable's name, for messages
   std::string value;
@@ -174,7 +137,7 @@ Result<EnvTree> CollectEnv(const Environment& env) {
           ": not a key path (PREFIX__TABLE__KEY, e.g. RAC__TORIZON__URL)");
     }
     const KeySpec* spec = FindSpec(path);
-    if (!IsUtf8(value)) {
+    if (!IsValidUtf8(value)) {
       return Status::InvalidArgument(EnvWhere(e, path) +
                                      ": the value is not valid UTF-8");
     }

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/base/utf8.h"
 #include "core/tuf/error.h"
 #include "core/tuf/json.h"
 
@@ -31,9 +32,8 @@ namespace porthole::tuf {
 // and the JSON pointer of the offending value ("/signed/version: ...").
 ErrorOr<std::string> CanonicalJson(const Json& value);
 
-// True if `bytes` is well-formed UTF-8 (no overlongs, surrogates or code
-// points above U+10FFFF).
-bool IsValidUtf8(std::string_view bytes);
+// IsValidUtf8 (core/base/utf8.h) tells whether NormalizeNfc accepts a text.
+using ::porthole::IsValidUtf8;
 
 // `utf8` in Unicode Normalization Form C. The input must be valid UTF-8
 // (kNotCanonical otherwise).
