@@ -138,6 +138,23 @@ std::string ReadUntilEof(int fd, std::chrono::milliseconds timeout = 30s) {
   }
 }
 
+// A TCP socket listening on 127.0.0.1 at a port the kernel picks (stored in
+// `*port`). Aborts on failure: the test cannot run without it.
+UniqueFd ListenLoopback(int backlog, uint16_t* port) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+      listen(fd.get(), backlog) != 0 ||
+      getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    std::abort();
+  }
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
 // CPU time this process uses during `wall` of doing nothing itself.
 double CpuSecondsDuring(std::chrono::milliseconds wall) {
   auto cpu = [] {
@@ -155,18 +172,7 @@ double CpuSecondsDuring(std::chrono::milliseconds wall) {
 class EchoServer {
  public:
   EchoServer() {
-    listen_.reset(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (bind(listen_.get(), reinterpret_cast<sockaddr*>(&a), len) != 0 ||
-        listen(listen_.get(), 64) != 0 ||
-        getsockname(listen_.get(), reinterpret_cast<sockaddr*>(&a), &len) !=
-            0) {
-      std::abort();
-    }
-    port_ = ntohs(a.sin_port);
+    listen_ = ListenLoopback(64, &port_);
     acceptor_ = std::thread([this] { AcceptLoop(); });
   }
   ~EchoServer() {
@@ -659,18 +665,7 @@ TEST_F(ReverseTunnelTest, TickCallbackCanStop) {
 class FreezableProxy {
  public:
   explicit FreezableProxy(uint16_t target) : target_(target) {
-    listen_.reset(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (bind(listen_.get(), reinterpret_cast<sockaddr*>(&a), len) != 0 ||
-        listen(listen_.get(), 1) != 0 ||
-        getsockname(listen_.get(), reinterpret_cast<sockaddr*>(&a), &len) !=
-            0) {
-      std::abort();
-    }
-    port_ = ntohs(a.sin_port);
+    listen_ = ListenLoopback(1, &port_);
     wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     thread_ = std::thread([this] { Loop(); });
   }
