@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <iterator>
 #include <optional>
@@ -234,15 +235,12 @@ int RunParsed(KeysArgs& a, const std::string& sent_catalogue, bool elevated) {
     return code.ok() ? *code : Fail(code.status());
   }
 
-  std::string abs_config;
-  if (config_given) abs_config = a.config_path;
   if (!elevated &&
       NeedsRoot(KeysFilesTouched(ctx, a.verb, tier), a.verb == "list")) {
-    if (!abs_config.empty() && abs_config[0] != '/') {
-      char cwd[4096];
-      if (getcwd(cwd, sizeof cwd)) abs_config = std::string(cwd) + "/" + abs_config;
-    }
-    KeysRequest req{NormalisedArgs(a, *resolved, abs_config),
+    // The sudo'd porthole must read the same config whatever its directory.
+    std::string config_path =
+        config_given ? std::filesystem::absolute(a.config_path).string() : "";
+    KeysRequest req{NormalisedArgs(a, *resolved, config_path),
                     catalogue->ToToml()};
     auto code = RunKeysElevated(req);
     return code.ok() ? *code : Fail(code.status());
