@@ -1,6 +1,7 @@
 #include "core/base/subprocess.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -65,19 +66,19 @@ void SetNonBlocking(int fd) {
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-// Forks and execs `argv` (PATH searched) with the extra `env`. The child's
-// stdin is `stdin_fd` (or /dev/null when -1); its stdout and stderr are
-// `stdout_fd` / `stderr_fd`, or inherited when -1. Returns the pid once the
-// exec succeeded, or the exec's errno as a Status naming argv[0].
-Result<pid_t> Spawn(const std::vector<std::string>& argv,
-                    const std::vector<std::string>& env, int stdin_fd,
-                    int stdout_fd, int stderr_fd, bool new_group) {
+}  // namespace
+
+Result<pid_t> SpawnProcess(const std::vector<std::string>& argv,
+                           const SpawnOptions& options) {
+  const int stdin_fd = options.stdin_fd, stdout_fd = options.stdout_fd,
+            stderr_fd = options.stderr_fd;
+  const bool new_group = options.new_process_group;
   if (argv.empty()) return Status::InvalidArgument("empty command");
   Result<Pipe> exec_err = MakePipe();
   if (!exec_err.ok()) return exec_err.status();
   // Everything the child needs is prepared before fork: after it, only
   // async-signal-safe calls.
-  std::vector<std::string> env_strings = MergedEnv(env);
+  std::vector<std::string> env_strings = MergedEnv(options.env);
   std::vector<char*> envp, args;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -98,6 +99,9 @@ Result<pid_t> Spawn(const std::vector<std::string>& argv,
     dup2(stdin_fd >= 0 ? stdin_fd : devnull.get(), 0);
     if (stdout_fd >= 0) dup2(stdout_fd, 1);
     if (stderr_fd >= 0) dup2(stderr_fd, 2);
+    // Nothing but stdio crosses the exec (descriptors the caller opened
+    // without O_CLOEXEC, libssh's sockets). exec_err is already CLOEXEC.
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     execvpe(args[0], args.data(), envp.data());
     int e = errno;
     ssize_t ignored = write(exec_err->write.get(), &e, sizeof e);
@@ -116,6 +120,18 @@ Result<pid_t> Spawn(const std::vector<std::string>& argv,
     return PosixError(argv[0], exec_errno);
   }
   return pid;
+}
+
+namespace {
+
+Result<pid_t> Spawn(const std::vector<std::string>& argv,
+                    const std::vector<std::string>& env, int stdin_fd,
+                    int stdout_fd, int stderr_fd, bool new_group) {
+  return SpawnProcess(argv, {.env = env,
+                             .stdin_fd = stdin_fd,
+                             .stdout_fd = stdout_fd,
+                             .stderr_fd = stderr_fd,
+                             .new_process_group = new_group});
 }
 
 }  // namespace

@@ -90,6 +90,23 @@ class ChildProcess {
   bool group_ = false;
 };
 
+// The building block of the above, for children whose descriptors the caller
+// wires itself (e.g. `sshd -i` on a socket). Forks and execs argv[0] (PATH
+// searched) with the extra `env`. The child's stdin is `stdin_fd` (/dev/null
+// when -1), its stdout and stderr `stdout_fd` / `stderr_fd` (inherited when
+// -1); every other descriptor is closed at exec. Returns the pid once the
+// exec succeeded (the caller must reap it), or the exec's errno as a Status
+// naming argv[0].
+struct SpawnOptions {
+  std::vector<std::string> env;  // extra "NAME=value" entries
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  bool new_process_group = false;
+};
+Result<pid_t> SpawnProcess(const std::vector<std::string>& argv,
+                           const SpawnOptions& options);
+
 // Path of the running executable (/proc/self/exe).
 Result<std::string> SelfExecutable();
 
