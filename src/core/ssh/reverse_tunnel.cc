@@ -147,6 +147,13 @@ ssize_t WriteWithoutSigpipe(int fd, const char* data, size_t len) {
 // One forwarded connection: an SSH channel spliced to local descriptors.
 struct Link {
   explicit Link(size_t buffer) : to_local(buffer), to_relay(buffer) {}
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+  ~Link() {
+    in_fd.reset();
+    out_fd.reset();
+    if (on_close) on_close();
+  }
 
   int read_fd() const { return in_fd.get(); }
   int write_fd() const { return duplex ? in_fd.get() : out_fd.get(); }
@@ -171,6 +178,8 @@ struct Link {
   // Set by the descriptor callbacks.
   bool in_ready = false;
   bool out_ready = true;  // optimistic until a write says EAGAIN
+
+  std::function<void()> on_close;  // the handler's LocalStream::OnClose
 
   bool local_eof = false;         // the local side sent EOF
   bool eof_sent = false;          // channel EOF sent to the relay
@@ -584,9 +593,11 @@ bool ReverseTunnel::Impl::AcceptForwarded(ssh_message msg) {
     return refuse("the handler threw");
   }
   if (!local.ok()) return refuse(local.status().message());
-  if (local->read_fd() < 0) return refuse("the handler gave no descriptor");
-
+  // From here the link owns the stream: a refusal below still closes the
+  // descriptors and runs the stream's OnClose.
   auto link = std::make_unique<Link>(cfg_.buffer_per_direction);
+  link->on_close = local->TakeOnClose();
+  if (local->read_fd() < 0) return refuse("the handler gave no descriptor");
   link->duplex = local->duplex();
   link->in_fd = local->TakeRead();
   link->out_fd = local->TakeWrite();

@@ -83,11 +83,22 @@ class LocalStream {
   int write_fd() const { return write_.valid() ? write_.get() : read_.get(); }
   bool duplex() const { return !write_.valid(); }
 
+  // Runs once when the connection has ended and its descriptors are
+  // closed (also when the tunnel refuses the stream after the handler
+  // returned it, and when the tunnel is destroyed). On the Run() thread;
+  // it must not block for long or call back into the ReverseTunnel.
+  LocalStream&& OnClose(std::function<void()> done) && {
+    on_close_ = std::move(done);
+    return std::move(*this);
+  }
+
   UniqueFd TakeRead() { return std::move(read_); }
   UniqueFd TakeWrite() { return std::move(write_); }
+  std::function<void()> TakeOnClose() { return std::move(on_close_); }
 
  private:
   UniqueFd read_, write_;  // write_ invalid: read_ is duplex
+  std::function<void()> on_close_;
 };
 
 // Decides what serves one forwarded connection. Called on the Run() thread

@@ -505,6 +505,42 @@ TEST_F(ReverseTunnelTest, HalfClosePropagatesBothWays) {
   if (device.joinable()) device.join();
 }
 
+TEST_F(ReverseTunnelTest, OnCloseRunsOnceWhenTheConnectionEnds) {
+  StartRelay();
+  std::promise<void> closed;
+  std::atomic<int> calls{0};
+  std::thread device;
+  TunnelConfig config = Config();
+  config.handler = [&](const ForwardedConnection&) -> Result<LocalStream> {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      return PosixError("socketpair", errno);
+    }
+    device = std::thread([fd = sv[1]] {
+      UniqueFd own(fd);
+      WriteAll(fd, "bye");
+      shutdown(fd, SHUT_WR);
+      ReadUntilEof(fd);
+    });
+    return LocalStream::Duplex(UniqueFd(sv[0])).OnClose([&] {
+      if (calls.fetch_add(1) == 0) closed.set_value();
+    });
+  };
+  ReverseTunnel tunnel(std::move(config));
+  ASSERT_CONNECTS(tunnel);
+  {
+    TunnelRunner runner(&tunnel);
+    UniqueFd op = ConnectTcp(tunnel.bound_port());
+    ASSERT_TRUE(op.valid());
+    EXPECT_EQ(ReadUntilEof(op.get()), "bye");
+    EXPECT_EQ(calls.load(), 0);  // half-closed: still open
+    op.reset();
+    ASSERT_EQ(closed.get_future().wait_for(10s), std::future_status::ready);
+  }
+  if (device.joinable()) device.join();
+  EXPECT_EQ(calls.load(), 1);
+}
+
 TEST_F(ReverseTunnelTest, OperatorEofReachesDeviceFirst) {
   StartRelay();
   ReverseTunnel tunnel(Config());
