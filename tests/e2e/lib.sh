@@ -20,6 +20,8 @@
 # Environment:
 #   PORTHOLE_BIN       the porthole binary (required by scenarios that use it)
 #   PORTHOLE_SOFT_SK   the software security-key provider .so (keys_sk.sh)
+#   PORTHOLE_AGENT_BIN the porthole-agent binary (agent_*.sh, see agent_lib.sh)
+#   PORTHOLE_TEST_TUF  the porthole-test-tuf metadata forger (agent_*.sh)
 #   PORTHOLE_E2E_KEEP  =1 keeps the work dir (users, processes are still removed)
 
 set -Eeuo pipefail
@@ -106,8 +108,27 @@ require_soft_sk() {
   [ -f "$PORTHOLE_SOFT_SK" ] || fatal "PORTHOLE_SOFT_SK=$PORTHOLE_SOFT_SK does not exist"
   SOFT_SK=$(readlink -f "$PORTHOLE_SOFT_SK")
 }
+# require_agent: PORTHOLE_AGENT is the absolute path of porthole-agent.
+require_agent() {
+  _require_exe PORTHOLE_AGENT_BIN "porthole-agent binary, e.g. build/src/agent/porthole-agent"
+  PORTHOLE_AGENT=$(readlink -f "$PORTHOLE_AGENT_BIN")
+}
+
+# require_test_tuf: TEST_TUF is the absolute path of porthole-test-tuf.
+require_test_tuf() {
+  _require_exe PORTHOLE_TEST_TUF "porthole-test-tuf binary, e.g. build/tests/tools/porthole-test-tuf"
+  TEST_TUF=$(readlink -f "$PORTHOLE_TEST_TUF")
+}
+
+# _require_exe VAR WHAT: the environment variable VAR names an executable.
+_require_exe() {
+  [ -n "${!1:-}" ] || fatal "$1 is not set (path of the $2)"
+  [ -x "${!1}" ] || fatal "$1=${!1} is not an executable file"
+}
 PORTHOLE=${PORTHOLE_BIN:-}
 SOFT_SK=${PORTHOLE_SOFT_SK:-}
+PORTHOLE_AGENT=${PORTHOLE_AGENT_BIN:-}
+TEST_TUF=${PORTHOLE_TEST_TUF:-}
 
 # ---- the work dir ----
 # Not under /tmp: sshd's StrictModes rejects a path with a group/world-
@@ -359,7 +380,8 @@ use_sshd() {
 # _descendants PID: every process below PID (children first-level last).
 _descendants() {
   local p
-  for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+  # ps exits 1 when there are none; that is no error (nor an ERR trap).
+  for p in $(ps -o pid= --ppid "$1" 2>/dev/null || true); do
     _descendants "$p"
     echo "$p"
   done
