@@ -5,11 +5,15 @@
 #include <string>
 #include <vector>
 
+#include <signal.h>
+
+#include "agent/agent.h"
 #include "agent/agent_options.h"
 #include "agent/cmd_check_config.h"
 #include "agent/cmd_check_policy.h"
 #include "agent/version.h"
 #include "core/base/exit_code.h"
+#include "core/base/logging.h"
 
 namespace porthole::agent {
 namespace {
@@ -46,6 +50,49 @@ void Usage(FILE* f) {
       "$CONFIG_FILE,\nelse the first of /etc/porthole/agent.toml, "
       "/etc/rac/client.toml and\n./client.toml. RAC__<TABLE>__<KEY> and "
       "PORTHOLE__<TABLE>__<KEY> environment\nvariables override its keys.\n");
+}
+
+Agent* g_agent = nullptr;
+
+void OnTerminate(int) {
+  if (g_agent != nullptr) g_agent->Shutdown();
+}
+
+void OnPollNow(int) {
+  if (g_agent != nullptr) g_agent->PollNow();
+}
+
+// The daemon: SIGTERM/SIGINT end it cleanly (session disconnected, session
+// keys removed), SIGUSR1 makes it poll (or re-validate) now; it exits
+// non-zero only when it cannot start.
+int RunDaemon(const AgentOptions& options) {
+  InitLogging("porthole-agent");
+  config::LoadOptions load;
+  load.config_file = options.config_file;
+  load.env = config::ProcessEnvironment();
+  auto config = config::LoadAgentConfig(load);
+  if (!config.ok()) {
+    std::fprintf(stderr, "porthole-agent: %s\n",
+                 config.status().message().c_str());
+    return ConfigExitCode(config.status());
+  }
+  spdlog::info("{} starting, config {}", UserAgent(), config->file);
+  signal(SIGPIPE, SIG_IGN);
+  Agent agent(std::move(config).value());
+  g_agent = &agent;
+  struct sigaction sa = {};
+  sa.sa_handler = OnTerminate;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  sa.sa_handler = OnPollNow;
+  sigaction(SIGUSR1, &sa, nullptr);
+  int code = agent.Run();
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGUSR1, SIG_DFL);
+  g_agent = nullptr;
+  return code;
 }
 
 int UsageError(const std::string& message) {
@@ -93,10 +140,7 @@ int Main(int argc, char** argv) {
                         std::vector<std::string>(args.begin() + i, args.end()));
   }
   if (i < args.size()) return UsageError("unexpected '" + args[i] + "'");
-  std::fprintf(stderr,
-               "porthole-agent: the agent daemon is not implemented yet "
-               "(--check-config validates a configuration)\n");
-  return kExitFailure;
+  return RunDaemon(options);
 }
 
 }  // namespace

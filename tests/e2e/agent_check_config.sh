@@ -86,14 +86,24 @@ sed 's/^poll_timeout = .*/poll_timeout = 4/' "$DATA/client.toml" >"$WORK/bad.tom
 run 2 --check-config --config "$WORK/bad.toml"
 one_line "porthole-agent: $WORK/bad.toml:11: key 'device.poll_timeout': a bare integer is not a duration; write { secs = N, nanos = 0 } or a string such as \"30s\""
 
-# --version, --help, the daemon placeholder, usage errors.
+# --version, --help, the daemon without a config, usage errors.
 run 0 --version
 grep -Eqx 'porthole-agent/[0-9]+\.[0-9]+\.[0-9]+ \(([0-9a-f]{7,}|unknown); [0-9]{4}-[0-9]{2}-[0-9]{2}; [a-z]+-[0-9.]+-[A-Za-z0-9_.-]+\)' "$WORK/out" ||
   fail "--version: $(cat "$WORK/out")"
 run 0 --help
 grep -q 'check-config' "$WORK/out" || fail "--help does not list check-config"
+# The daemon finds ./client.toml (RAC's search order), names the missing
+# certificate and exits 1 before creating any key file.
+unset CONFIG_FILE
 run 1
-one_line "porthole-agent: the agent daemon is not implemented yet (--check-config validates a configuration)"
+grep -q "error cannot start: $WORK/device-files/dev/root.crt: No such file or directory" "$WORK/err" ||
+  fail "daemon with RAC's client.toml: $(cat "$WORK/err")"
+[ ! -e "$WORK/device-key-01.sec" ] || fail "the daemon created a device key although it could not start"
+# With no configuration anywhere: one line naming every place.
+mv "$WORK/client.toml" "$WORK/client.toml.away"
+run 2
+one_line "porthole-agent: no configuration file: CONFIG_FILE is not set and there is no /etc/porthole/agent.toml, /etc/rac/client.toml and $WORK/client.toml (--config FILE names one)"
+mv "$WORK/client.toml.away" "$WORK/client.toml"
 run 2 --bogus
 run 2 --check-config --config
 

@@ -29,6 +29,8 @@ struct DeviceSession {
   std::string ra_server_ssh_pubkey;
   SystemTime expires_at;
   std::string expires_at_text;
+
+  friend bool operator==(const DeviceSession&, const DeviceSession&) = default;
 };
 
 // Parses a GET sessions body. All five `ssh` members are required with

@@ -1,0 +1,102 @@
+#include "agent/server_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "agent/version.h"
+#include "core/base/utf8.h"
+#include "core/tuf/signed_document.h"
+
+namespace porthole::agent {
+namespace {
+
+bool Is2xx(long status) { return status >= 200 && status < 300; }
+
+}  // namespace
+
+std::string DescribeHttpStatus(const http::HttpResponse& response) {
+  std::string text = "HTTP " + std::to_string(response.status);
+  std::string_view body = response.body;
+  body = body.substr(0, std::min(body.find('\n'), size_t{200}));
+  if (!body.empty() && IsValidUtf8(body)) {
+    text += ": ";
+    for (char c : body) text += (c >= 0x20 && c != 0x7f) ? c : '?';
+  }
+  return text;
+}
+
+ServerApi::ServerApi(const config::AgentConfig& config,
+                     std::unique_ptr<http::HttpClient> client)
+    : config_(config), client_(std::move(client)) {}
+
+Result<std::unique_ptr<ServerApi>> ServerApi::Create(
+    const config::AgentConfig& config) {
+  http::TlsClientConfig tls;
+  tls.ca_file = config.Absolute(config.torizon.server_cert_path);
+  tls.cert_file = config.Absolute(config.torizon.client_cert_path);
+  tls.key_file = config.Absolute(config.torizon.client_key_path);
+  tls.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      config.torizon.http_timeout.ToChrono());
+  tls.user_agent = UserAgent();
+  tls.ats_namespace = config.torizon.ats_namespace.value_or("");
+  tls.max_body = tuf::kMaxMetadataBytes;
+  // RAC's own harness talks plain HTTP; a URL says which it wants.
+  tls.allow_plain_http = true;
+  PH_ASSIGN_OR_RETURN(std::unique_ptr<http::HttpClient> client,
+                      http::MakeCurlHttpClient(tls));
+  return std::make_unique<ServerApi>(config, std::move(client));
+}
+
+Status ServerApi::RegisterKey(const std::string& public_key_line) {
+  http::HttpRequest req;
+  req.method = "POST";
+  req.url = config_.torizon.PublicKeysUrl();
+  req.body = nlohmann::json({{"key", public_key_line}}).dump();
+  PH_ASSIGN_OR_RETURN(http::HttpResponse resp, client_->Send(req));
+  if (!Is2xx(resp.status)) {
+    return Status::Unavailable("POST " + req.url + ": " +
+                               DescribeHttpStatus(resp));
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<tuf::DeviceSession>> ServerApi::GetSession() {
+  http::HttpRequest req;
+  req.url = config_.torizon.SessionsUrl();
+  PH_ASSIGN_OR_RETURN(http::HttpResponse resp, client_->Send(req));
+  if (resp.status == 404) return std::optional<tuf::DeviceSession>();
+  if (!Is2xx(resp.status)) {
+    return Status::Unavailable("GET " + req.url + ": " +
+                               DescribeHttpStatus(resp));
+  }
+  tuf::ErrorOr<tuf::DeviceSession> session =
+      tuf::ParseDeviceSession(resp.body);
+  if (!session.ok()) {
+    return Status::Corrupt("GET " + req.url + ": bad session: " +
+                           session.error().message());
+  }
+  return std::optional<tuf::DeviceSession>(std::move(session).value());
+}
+
+tuf::FetchResult ServerApi::DirectorFetcher::Fetch(const std::string& name,
+                                                   size_t max_bytes) {
+  http::HttpRequest req;
+  req.url = api_->config_.torizon.Director().Resolve(name).ToString();
+  Result<http::HttpResponse> resp = api_->client_->Send(req);
+  if (!resp.ok()) {
+    if (resp.status().code() == StatusCode::kCorrupt) {
+      return tuf::FetchResult::TooLarge();
+    }
+    return tuf::FetchResult::Failed(resp.status().message());
+  }
+  if (resp->status == 404 || resp->status == 424) {
+    return tuf::FetchResult::NotFound();
+  }
+  if (!Is2xx(resp->status)) {
+    return tuf::FetchResult::Failed("GET " + req.url + ": " +
+                                    DescribeHttpStatus(*resp));
+  }
+  if (resp->body.size() > max_bytes) return tuf::FetchResult::TooLarge();
+  return tuf::FetchResult::Found(std::move(resp->body));
+}
+
+}  // namespace porthole::agent
