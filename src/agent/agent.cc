@@ -12,8 +12,10 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/backoff.h"
+#include "agent/privileges.h"
 #include "agent/session_validity.h"
 #include "core/base/exit_code.h"
+#include "core/base/file.h"
 #include "core/ssh/reverse_tunnel.h"
 #include "core/tuf/error.h"
 #include "core/tuf/remote_sessions.h"
@@ -132,7 +134,7 @@ class Agent::Validator {
   void Loop() {
     const milliseconds period =
         ToMillis(agent_->config_.device.validation_poll_timeout);
-    auto api = ServerApi::Create(agent_->config_);
+    auto api = ServerApi::Create(agent_->config_, agent_->tls_);
     if (!api.ok()) {
       End("cannot re-validate: " + api.status().message(), true);
       return;
@@ -268,10 +270,37 @@ Status Agent::StartUp() {
   if (!shutdown_fd_.valid() || !wake_fd_.valid()) {
     return PosixError("eventfd", errno);
   }
-  // Certificates first: an unusable configuration creates no key files.
-  PH_ASSIGN_OR_RETURN(api_, ServerApi::Create(config_));
+  // Certificates first (as root), so an unusable configuration creates no
+  // key files and nothing needs them on disk after the privilege drop.
+  PH_ASSIGN_OR_RETURN(tls_, ServerApi::LoadTls(config_));
+  if (geteuid() == 0) {
+    if (const auto& who = config_.device.unprivileged_user_group) {
+      PH_RETURN_IF_ERROR(DropPrivileges(*who));
+      spdlog::info("running as {} (privileges dropped)", who->ToString());
+    } else {
+      spdlog::warn(
+          "running as root: set device.unprivileged_user_group (RAC runs as "
+          "torizon:torizon) to drop privileges after start-up");
+    }
+  }
   const std::string key_path =
       config_.Absolute(config_.device.ssh_private_key_path);
+  PH_RETURN_IF_ERROR(CheckWritable(
+      "device.local_tuf_repo_path",
+      config_.Absolute(config_.device.local_tuf_repo_path)));
+  PH_RETURN_IF_ERROR(CheckWritable(
+      "device.commands_dir", config_.Absolute(config_.device.commands_dir)));
+  if (!PathExists(key_path)) {
+    PH_RETURN_IF_ERROR(
+        CheckWritable("device.ssh_private_key_path", key_path));
+  }
+  if (const auto* spawned = std::get_if<config::SpawnedSshdSession>(
+          &config_.device.session)) {
+    PH_RETURN_IF_ERROR(
+        CheckWritable("device.session.spawned_sshd.config_dir",
+                      config_.Absolute(spawned->config_dir)));
+  }
+  PH_ASSIGN_OR_RETURN(api_, ServerApi::Create(config_, tls_));
   PH_ASSIGN_OR_RETURN(ssh::PrivateKey key,
                       ssh::PrivateKey::LoadOrCreate(key_path));
   spdlog::info("device key {} ({})", key_path,

@@ -44,9 +44,13 @@ class Agent {
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
-  // Runs until Shutdown(). Returns the process exit code: 0 after a
-  // shutdown, 1 when start-up fails (unusable key, certificate or session
-  // mode; the message has been logged).
+  // Runs until Shutdown(). Start-up: the TLS material is read, then (as
+  // root, with unprivileged_user_group) privileges are dropped for good,
+  // then the paths the agent writes are checked, the device key loaded or
+  // made and the session mode prepared. Returns the process exit code: 0
+  // after a shutdown, 1 when start-up fails (unusable key, certificate,
+  // user, path or session mode; the message has been logged). Must be
+  // called before any other thread exists (the privilege drop).
   int Run();
 
   // Ends Run(): an active session is disconnected and cleaned up first.
@@ -77,6 +81,7 @@ class Agent {
   UniqueFd wake_fd_;      // eventfd; PollNow()
   std::atomic<bool> shutting_down_{false};
 
+  http::TlsClientConfig tls_;  // read once, before the privilege drop
   std::unique_ptr<ssh::PrivateKey> device_key_;
   std::unique_ptr<LocalSession> local_;
   std::unique_ptr<ServerApi> api_;

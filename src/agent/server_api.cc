@@ -28,7 +28,7 @@ ServerApi::ServerApi(const config::AgentConfig& config,
                      std::unique_ptr<http::HttpClient> client)
     : config_(config), client_(std::move(client)) {}
 
-Result<std::unique_ptr<ServerApi>> ServerApi::Create(
+Result<http::TlsClientConfig> ServerApi::LoadTls(
     const config::AgentConfig& config) {
   http::TlsClientConfig tls;
   tls.ca_file = config.Absolute(config.torizon.server_cert_path);
@@ -41,6 +41,12 @@ Result<std::unique_ptr<ServerApi>> ServerApi::Create(
   tls.max_body = tuf::kMaxMetadataBytes;
   // RAC's own harness talks plain HTTP; a URL says which it wants.
   tls.allow_plain_http = true;
+  PH_RETURN_IF_ERROR(tls.LoadFiles());
+  return tls;
+}
+
+Result<std::unique_ptr<ServerApi>> ServerApi::Create(
+    const config::AgentConfig& config, const http::TlsClientConfig& tls) {
   PH_ASSIGN_OR_RETURN(std::unique_ptr<http::HttpClient> client,
                       http::MakeCurlHttpClient(tls));
   return std::make_unique<ServerApi>(config, std::move(client));

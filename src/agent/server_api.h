@@ -28,10 +28,15 @@ class ServerApi {
   ServerApi(const config::AgentConfig& config,
             std::unique_ptr<http::HttpClient> client);
 
-  // A libcurl client with the config's mutual TLS (http_timeout, namespace,
-  // User-Agent). Errors name the certificate/key file that cannot be used.
-  static Result<std::unique_ptr<ServerApi>> Create(
+  // The config's mutual TLS settings (http_timeout, namespace, User-Agent)
+  // with the CA, certificate and key read into memory, so that clients can
+  // still be made after the privilege drop. Errors name the file.
+  static Result<http::TlsClientConfig> LoadTls(
       const config::AgentConfig& config);
+
+  // A libcurl client with `tls` (from LoadTls()).
+  static Result<std::unique_ptr<ServerApi>> Create(
+      const config::AgentConfig& config, const http::TlsClientConfig& tls);
 
   // POST {url}public-keys {"key": line}. Any 2xx is success; another status
   // is kUnavailable "POST URL: HTTP 503" (with the start of the body); a

@@ -10,7 +10,9 @@
 #     session's keys; no sshd runs while nobody is connected;
 #   - the end of the session cuts a live shell, empties authorized_keys and
 #     leaves no sshd behind;
-#   agent as an unprivileged user (RAC's usual setup):
+#   agent started as root with unprivileged_user_group (RAC's usual setup):
+#   - it drops to that user for good after reading its TLS material (the
+#     client key stays root-only);
 #   - that user logs in (exec), nobody else does.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/agent_lib.sh"
@@ -126,23 +128,29 @@ wait "$live" 2>/dev/null || true
 stop_agent
 [ "$AGENT_RC" = 0 ] || fail "SIGTERM: agent exit $AGENT_RC, want 0"
 
-trace "agent as an unprivileged user: only that user may log in"
+trace "agent started as root, dropping to unprivileged_user_group: only that user may log in"
 AG=ag$UNIQ
 make_user "$AG"
 agdir=$WORK/agent-$AG
 install -d -m 755 -o "$AG" -g "$(id -gn "$AG")" "$agdir"
-install -m 600 -o "$AG" "$RAS_PKI/client.key" "$agdir/client.key"
-AGENT_TORIZON_EXTRA="" AGENT_DEVICE_KEY=$agdir/device-key.sec AGENT_SSHD_DIR=$agdir/sshd \
-  AGENT_CONFIG_NOCHECK=1 write_agent_config spawned_sshd
-sed -i "s|^client_key_path = .*|client_key_path = \"$agdir/client.key\"|; s|^local_tuf_repo_path = .*|local_tuf_repo_path = \"$agdir/uptane-repo\"|" "$WORK/agent.toml"
-AGENT_WRAP=(setpriv --reuid="$AG" --regid="$(id -g "$AG")" --init-groups)
+# The client key stays root's (0600): read before the drop, as RAC's
+# /var/sota/import/pkey.pem is.
+[ "$(stat -c '%U %a' "$RAS_PKI/client.key")" = "root 600" ] || chmod 600 "$RAS_PKI/client.key"
+AGENT_DEVICE_EXTRA="unprivileged_user_group = \"$AG:$(id -gn "$AG")\"" \
+  AGENT_DEVICE_KEY=$agdir/device-key.sec AGENT_SSHD_DIR=$agdir/sshd write_agent_config spawned_sshd
+sed -i "s|^local_tuf_repo_path = .*|local_tuf_repo_path = \"$agdir/uptane-repo\"|; s|^commands_dir = .*|commands_dir = \"$agdir/commands\"|" "$WORK/agent.toml"
+AGENT_WRAP=()
 mark=$(file_size "$RAS_STATE/requests.jsonl")
 start_agent
 wait_request POST /ras/public-keys 20 "$mark" >/dev/null || fail "the unprivileged agent did not register"
+expect_agent_log "running as $AG:.* \(privileges dropped\)" 5 "privilege drop"
+[ "$(awk '/^Uid:/ {print $2 $3 $4 $5}' "/proc/$AGENT_PID/status")" = "$(id -u "$AG")$(id -u "$AG")$(id -u "$AG")$(id -u "$AG")" ] ||
+  fail "the agent still has another uid: $(grep -E '^(Uid|Gid):' "/proc/$AGENT_PID/status")"
 relay_authorize "$RAS_STATE/device-key.pub"
 write_session --operator "$(pub_path alice)"
 expect_agent_log "session: tunnel up: .*mode spawned_sshd" 15 "tunnel up (unprivileged)"
 grep -qxF "AllowUsers $AG" "$agdir/sshd/sshd.conf" || fail "sshd.conf of an unprivileged agent lacks AllowUsers $AG"
+[ "$(stat -c %U "$agdir/sshd/host_key_ed25519")" = "$AG" ] || fail "the host key is not the agent user's"
 rm -f "$KH"
 run "${SSH[@]}" -i "$(key_path alice)" "$AG@127.0.0.1" 'id -un'
 expect_rc 0 "login as the agent's user"

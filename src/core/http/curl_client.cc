@@ -132,16 +132,29 @@ class CurlHttpClient : public HttpClient {
 
 }  // namespace
 
+Status TlsClientConfig::LoadFiles() {
+  const std::pair<const std::string*, std::string*> material[] = {
+      {&ca_file, &ca_pem}, {&cert_file, &cert_pem}, {&key_file, &key_pem}};
+  for (const auto& [file, pem] : material) {
+    if (file->empty()) continue;
+    PH_ASSIGN_OR_RETURN(*pem, ReadFile(*file, 1 << 20, true));
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<HttpClient>> MakeCurlHttpClient(
     const TlsClientConfig& config) {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   // Read each file once here so a missing one is named now, not at the first
   // request.
-  for (const std::string* f :
-       {&config.ca_file, &config.cert_file, &config.key_file}) {
-    if (f->empty()) continue;
-    auto r = ReadFile(*f, 1 << 20, true);
+  const std::pair<const std::string*, const std::string*> material[] = {
+      {&config.ca_file, &config.ca_pem},
+      {&config.cert_file, &config.cert_pem},
+      {&config.key_file, &config.key_pem}};
+  for (const auto& [file, pem] : material) {
+    if (file->empty() || !pem->empty()) continue;
+    auto r = ReadFile(*file, 1 << 20, true);
     if (!r.ok()) return r.status();
   }
   std::unique_ptr<CURL, CurlDeleter> h(curl_easy_init());
@@ -154,10 +167,25 @@ Result<std::unique_ptr<HttpClient>> MakeCurlHttpClient(
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   // The configured CA is the only trust anchor: no system bundle or path.
-  curl_easy_setopt(c, CURLOPT_CAINFO,
-                   config.ca_file.empty() ? nullptr : config.ca_file.c_str());
+  // Blobs are copied by libcurl (CURL_BLOB_COPY).
+  auto blob = [](const std::string& pem) {
+    curl_blob b = {const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
+    return b;
+  };
+  if (!config.ca_pem.empty()) {
+    curl_blob b = blob(config.ca_pem);
+    curl_easy_setopt(c, CURLOPT_CAINFO, nullptr);
+    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &b);
+  } else {
+    curl_easy_setopt(c, CURLOPT_CAINFO,
+                     config.ca_file.empty() ? nullptr : config.ca_file.c_str());
+  }
   curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
-  if (!config.cert_file.empty()) {
+  if (!config.cert_pem.empty()) {
+    curl_blob cert = blob(config.cert_pem), key = blob(config.key_pem);
+    curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
+    curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
+  } else if (!config.cert_file.empty()) {
     curl_easy_setopt(c, CURLOPT_SSLCERT, config.cert_file.c_str());
     curl_easy_setopt(c, CURLOPT_SSLKEY, config.key_file.c_str());
   }

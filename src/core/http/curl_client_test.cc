@@ -73,6 +73,29 @@ TEST_F(CurlClientTest, GetWithClientCertificateAndHeaders) {
   EXPECT_EQ(j["headers"]["accept"], "*/*");
 }
 
+TEST_F(CurlClientTest, MaterialInMemoryNeedsNoFiles) {
+  TlsClientConfig c = Config();
+  ASSERT_TRUE(c.LoadFiles().ok());
+  // What an agent does after dropping privileges: the files are gone (or
+  // unreadable), the PEMs in memory still make working clients.
+  c.ca_file = dir_.Join("gone-ca.crt");
+  c.cert_file = dir_.Join("gone-client.crt");
+  c.key_file = dir_.Join("gone-client.key");
+  auto client = Client(c);
+  ASSERT_TRUE(client);
+  auto r = client->Send({.method = "GET", .url = base_ + "/echo"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(nlohmann::json::parse(r->body)["client_cn"], "device-0001");
+}
+
+TEST(CurlClientSetupTest, LoadFilesNamesAMissingFile) {
+  TlsClientConfig c;
+  c.ca_file = "/nonexistent/ca.crt";
+  Status s = c.LoadFiles();
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("/nonexistent/ca.crt"), std::string::npos);
+}
+
 TEST_F(CurlClientTest, PostJsonAndKeepAlive) {
   auto client = Client(Config());
   ASSERT_TRUE(client);

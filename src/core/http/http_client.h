@@ -50,11 +50,21 @@ struct TlsClientConfig {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  // The same material in memory (PEM). When set, the file is never opened:
+  // an agent reads its certificates as root, drops privileges and keeps
+  // making clients (LoadFiles()).
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
   std::chrono::milliseconds timeout{10000};  // whole request
   std::string user_agent;
   std::string ats_namespace;  // sent as x-ats-namespace when not empty
   size_t max_body = 1 << 20;  // larger responses fail
   bool allow_plain_http = false;  // http:// URLs (tests, RAC's own harness)
+
+  // Reads each named file (at most 1 MiB) into its *_pem member. Errors
+  // name the file.
+  Status LoadFiles();
 };
 
 // A libcurl client that keeps its connection alive between requests. Fails
