@@ -12,12 +12,14 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/backoff.h"
+#include "agent/command_runner.h"
 #include "agent/privileges.h"
 #include "agent/session_validity.h"
 #include "core/base/exit_code.h"
 #include "core/base/file.h"
 #include "core/ssh/reverse_tunnel.h"
 #include "core/tuf/error.h"
+#include "core/tuf/rfc3339.h"
 #include "core/tuf/remote_sessions.h"
 
 namespace porthole::agent {
@@ -237,16 +239,72 @@ Agent::Agent(config::AgentConfig config)
     : config_(std::move(config)), clock_(Clock::Real()) {
   shutdown_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  commands_wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  status_.session_state = "starting";
+  status_.mode = std::string(config::SessionModeName(config_.device.session));
 }
 
-Agent::~Agent() = default;
+Agent::~Agent() {
+  Shutdown();
+  dbus_.reset();
+  if (commands_thread_.joinable()) commands_thread_.join();
+}
 
 void Agent::Shutdown() {
   shutting_down_.store(true);
   Signal(shutdown_fd_.get());
 }
 
-void Agent::PollNow() { Signal(wake_fd_.get()); }
+void Agent::PollNow() {
+  Signal(wake_fd_.get());
+  Signal(commands_wake_fd_.get());
+}
+
+AgentStatus Agent::status() const {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  return status_;
+}
+
+void Agent::SetStatus(const std::function<void(AgentStatus&)>& edit) {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  edit(status_);
+}
+
+void Agent::CommandsLoop() {
+  const milliseconds poll = ToMillis(config_.device.poll_timeout);
+  Result<std::unique_ptr<http::HttpClient>> http =
+      http::MakeCurlHttpClient(tls_);
+  Result<std::unique_ptr<ServerApi>> director =
+      ServerApi::Create(config_, tls_);
+  if (!http.ok() || !director.ok()) {
+    spdlog::error("commands: cannot start: {}",
+                  (!http.ok() ? http.status() : director.status()).message());
+    return;
+  }
+  tuf::MetadataLoader loader(
+      config_.Absolute(config_.device.local_tuf_repo_path),
+      (*director)->director(), &clock_);
+  CommandRunner runner(
+      config_, http->get(), [&loader] { return loader.Load(); },
+      CommandLines(), clock_);
+  std::string last;
+  while (!shutting_down_.load()) {
+    Status s = runner.PollOnce();
+    if (!s.ok() && s.message() != last) {
+      spdlog::warn("commands: {}", s.message());
+    } else if (s.ok() && !last.empty()) {
+      spdlog::info("commands: polling works again");
+    }
+    last = s.ok() ? "" : s.message();
+    const size_t pending = runner.PendingCount();
+    SetStatus([&](AgentStatus& st) {
+      st.pending_commands = static_cast<uint32_t>(pending);
+      if (!s.ok()) st.last_error = "commands: " + s.message();
+    });
+    int which = WaitAny({shutdown_fd_.get(), commands_wake_fd_.get()}, poll);
+    if (which == 1) Drain(commands_wake_fd_.get());
+  }
+}
 
 bool Agent::Sleep(milliseconds timeout) {
   int which = WaitAny({shutdown_fd_.get(), wake_fd_.get()}, timeout);
@@ -258,6 +316,7 @@ bool Agent::Sleep(milliseconds timeout) {
 }
 
 void Agent::Problem(const std::string& message) {
+  SetStatus([&](AgentStatus& st) { st.last_error = message; });
   if (message == last_problem_) {
     spdlog::debug("{}", message);
     return;
@@ -319,6 +378,15 @@ int Agent::Run() {
     spdlog::error("cannot start: {}", s.message());
     return kExitFailure;
   }
+  commands_thread_ = std::thread([this] { CommandsLoop(); });
+  if (config_.device.enable_dbus_client) {
+    dbus_ = std::make_unique<DbusService>(
+        DbusOptions(), [this] { PollNow(); }, [this] { return status(); });
+    if (Status s = dbus_->Start(); !s.ok()) {
+      spdlog::error("D-Bus: {}", s.message());
+    }
+  }
+  SetStatus([](AgentStatus& st) { st.session_state = "idle"; });
   spdlog::info("polling {} every {} (mode {})", config_.torizon.SessionsUrl(),
                config::FormatDuration(config_.device.poll_timeout),
                config::SessionModeName(config_.device.session));
@@ -343,6 +411,12 @@ int Agent::Run() {
       registered = true;
     }
     Result<std::optional<tuf::DeviceSession>> r = api_->GetSession();
+    SetStatus([&](AgentStatus& st) {
+      st.last_poll_time = tuf::FormatRfc3339(clock_.Now());
+      st.last_poll_result = !r.ok()               ? "error"
+                            : r->has_value()      ? "session"
+                                                  : "no session";
+    });
     if (!r.ok()) {
       Problem("cannot poll for a session (retrying): " + r.status().message());
       if (!Sleep(backoff.Next())) break;
@@ -372,6 +446,8 @@ int Agent::Run() {
     }
     if (!Sleep(poll)) break;
   }
+  dbus_.reset();
+  if (commands_thread_.joinable()) commands_thread_.join();
   spdlog::info("stopped");
   return kExitSuccess;
 }
@@ -424,6 +500,11 @@ Agent::Outcome Agent::RunSession(const tuf::DeviceSession& session) {
       return Outcome::kRefused;
     }
     ClearProblem();
+    SetStatus([&](AgentStatus& st) {
+      st.session_state = "active";
+      st.relay = plan.relay_host + ":" + std::to_string(plan.relay_port);
+      st.last_error.clear();
+    });
     spdlog::info(
         "session: tunnel up: relay {}:{} as {}, reverse port {}, mode {}, "
         "{} operator key(s), expires at {}",
@@ -458,6 +539,10 @@ Agent::Outcome Agent::RunSession(const tuf::DeviceSession& session) {
     }
   }
   local_->Stop();
+  SetStatus([&](AgentStatus& st) {
+    st.session_state = "idle";
+    st.relay.clear();
+  });
   spdlog::info("session: ended: {}", end_text);
   return Outcome::kEnded;
 }

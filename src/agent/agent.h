@@ -22,9 +22,12 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
+#include "agent/dbus/dbus_service.h"
 #include "agent/local_session.h"
 #include "agent/server_api.h"
 #include "core/base/clock.h"
@@ -57,9 +60,13 @@ class Agent {
   // Async-signal-safe and thread-safe.
   void Shutdown();
 
-  // Polls for a session now, or re-validates the active one now (the
-  // D-Bus "poll now" hook). Calls coalesce. Thread-safe.
+  // Polls for a session now, or re-validates the active one now, and polls
+  // for commands now (the D-Bus "poll now" hook, SIGUSR1). Calls coalesce.
+  // Thread-safe and async-signal-safe.
   void PollNow();
+
+  // What `porthole-agent status` shows. Thread-safe.
+  AgentStatus status() const;
 
  private:
   // kEnded: the session ran (tunnel up) and is over; kRefused: it was not
@@ -74,11 +81,16 @@ class Agent {
   // Logs `message` at warning level unless it repeats the last one.
   void Problem(const std::string& message);
   void ClearProblem() { last_problem_.clear(); }
+  // The remote-commands loop (PROTOCOL.md 5), on its own thread with its
+  // own HTTP client and metadata loader, concurrently with any session.
+  void CommandsLoop();
+  void SetStatus(const std::function<void(AgentStatus&)>& edit);
 
   const config::AgentConfig config_;
   const Clock& clock_;
   UniqueFd shutdown_fd_;  // eventfd; readable forever once shut down
-  UniqueFd wake_fd_;      // eventfd; PollNow()
+  UniqueFd wake_fd_;      // eventfd; PollNow(): sessions
+  UniqueFd commands_wake_fd_;  // eventfd; PollNow(): commands
   std::atomic<bool> shutting_down_{false};
 
   http::TlsClientConfig tls_;  // read once, before the privilege drop
@@ -91,6 +103,11 @@ class Agent {
   // the same session is retried with back-off, a different one at once.
   std::optional<tuf::DeviceSession> refused_;
   std::chrono::steady_clock::time_point retry_at_;
+
+  std::thread commands_thread_;
+  std::unique_ptr<DbusService> dbus_;
+  mutable std::mutex status_mu_;
+  AgentStatus status_;  // guarded by status_mu_
 };
 
 }  // namespace porthole::agent

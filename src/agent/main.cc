@@ -11,6 +11,7 @@
 #include "agent/agent_options.h"
 #include "agent/cmd_check_config.h"
 #include "agent/cmd_check_policy.h"
+#include "agent/cmd_status.h"
 #include "agent/version.h"
 #include "core/base/exit_code.h"
 #include "core/base/logging.h"
@@ -32,6 +33,7 @@ constexpr Command kCommands[] = {
      [](const AgentOptions&, const std::vector<std::string>& args) {
        return RunCheckPolicy(args);
      }},
+    {"status", "show the running agent's state (over D-Bus)", RunStatus},
 };
 
 void Usage(FILE* f) {

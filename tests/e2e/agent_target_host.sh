@@ -78,14 +78,14 @@ trace "keys are counted per connection"
 mark=$(file_size "$AGENT_LOG")
 hold "$OP" alice "$WORK/c1.out"
 c1=$!
-wait_for 10 grep -q up "$WORK/c1.out" || fail "first connection: $(cat "$WORK/c1.out")"
+wait_for 10 grep -q up "$WORK/c1.out" 2>/dev/null || fail "first connection: $(cat "$WORK/c1.out")"
 ak_has_session_key || fail "no session line while connected: $(cat "$AK")"
 grep -qF "$(pub_line alice) added by porthole-agent on " "$AK" ||
   fail "session line lacks the operator's comment and the marker: $(cat "$AK")"
 [ "$(stat -c '%U %a' "$AK")" = "$OP 600" ] || fail "authorized_keys owner/mode changed: $(stat -c '%U %a' "$AK")"
 hold "$OP" alice "$WORK/c2.out"
 c2=$!
-wait_for 10 grep -q up "$WORK/c2.out" || fail "second connection: $(cat "$WORK/c2.out")"
+wait_for 10 grep -q up "$WORK/c2.out" 2>/dev/null || fail "second connection: $(cat "$WORK/c2.out")"
 release "$c2"
 # Once the agent has seen the second connection end, the first still holds
 # the key.
@@ -97,7 +97,7 @@ wait_for 5 ak_is_original || fail "session key left after both connections ended
 trace "keys changed: the session ends by periodic re-validation, cutting a live connection"
 hold "$OP" alice "$WORK/c3.out"
 c3=$!
-wait_for 10 grep -q up "$WORK/c3.out" || fail "connection before the change: $(cat "$WORK/c3.out")"
+wait_for 10 grep -q up "$WORK/c3.out" 2>/dev/null || fail "connection before the change: $(cat "$WORK/c3.out")"
 mark=$(file_size "$AGENT_LOG")
 write_session --operator "$(pub_path bob)"
 expect_agent_log "session: ended: keys changed" 5 "keys changed" "$mark"
@@ -130,7 +130,7 @@ trace "SIGTERM during a session: exit 0, keys gone"
 expect_agent_log "session: tunnel up" 15 "tunnel up again" "$mark"
 hold "$OP" bob "$WORK/c4.out"
 c4=$!
-wait_for 10 grep -q up "$WORK/c4.out" || fail "connection before SIGTERM: $(cat "$WORK/c4.out")"
+wait_for 10 grep -q up "$WORK/c4.out" 2>/dev/null || fail "connection before SIGTERM: $(cat "$WORK/c4.out")"
 ak_has_session_key || fail "no session line before SIGTERM"
 stop_agent
 [ "$AGENT_RC" = 0 ] || fail "SIGTERM with a session: agent exit $AGENT_RC, want 0"
