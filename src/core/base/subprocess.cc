@@ -12,6 +12,7 @@
 #include <cstring>
 #include <utility>
 
+#include "core/base/fd_io.h"
 #include "core/base/unique_fd.h"
 
 extern char** environ;
@@ -62,9 +63,6 @@ std::vector<std::string> MergedEnv(const std::vector<std::string>& extra) {
   return env;
 }
 
-void SetNonBlocking(int fd) {
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
 
 }  // namespace
 

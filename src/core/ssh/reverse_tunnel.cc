@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/base/fd_io.h"
 #include "core/crypto/digest.h"
 #include "core/keys/public_key.h"
 #include "core/ssh/byte_queue.h"
@@ -115,33 +116,6 @@ Result<std::string> HostKeyAlgorithms(const keys::PublicKey& key) {
 bool IsSocket(int fd) {
   struct stat st;
   return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-bool SetNonBlocking(int fd) {
-  int flags = fcntl(fd, F_GETFL);
-  return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
-}
-
-// write(2) on a pipe whose reader is gone raises SIGPIPE; the library must
-// not depend on the process ignoring it. Block it around the write and
-// swallow the one this write caused (not one that was already pending).
-ssize_t WriteWithoutSigpipe(int fd, const char* data, size_t len) {
-  sigset_t pipe_set, old_mask, pending;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  sigpending(&pending);
-  bool was_pending = sigismember(&pending, SIGPIPE) == 1;
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
-  ssize_t n = write(fd, data, len);
-  int err = errno;
-  if (n < 0 && err == EPIPE && !was_pending) {
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
-    }
-  }
-  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-  errno = err;
-  return n;
 }
 
 // One forwarded connection: an SSH channel spliced to local descriptors.
