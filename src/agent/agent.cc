@@ -326,7 +326,8 @@ void Agent::Problem(const std::string& message) {
 }
 
 Status Agent::StartUp() {
-  if (!shutdown_fd_.valid() || !wake_fd_.valid()) {
+  if (!shutdown_fd_.valid() || !wake_fd_.valid() ||
+      !commands_wake_fd_.valid()) {
     return PosixError("eventfd", errno);
   }
   // Certificates first (as root), so an unusable configuration creates no
