@@ -13,7 +13,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/agent_lib.sh"
 require_cmd ssh sftp
-PTY_SSH=$(cd "$(dirname "$0")/../tools" && pwd)/pty_ssh.py
 
 new_key alice
 new_key mallory
@@ -31,21 +30,7 @@ SSH=(ssh -F /dev/null -o UserKnownHostsFile="$WORK/known_hosts.op" -o GlobalKnow
   -o StrictHostKeyChecking=accept-new -o IdentitiesOnly=yes -o BatchMode=yes -p "$PORT")
 
 trace "PTY shell for any user name: prompt, TERM, window size, resize, exit status"
-cat >"$WORK/shell.script" <<'EOT'
-send export PS1="RE""ADY> "
-expect READY> 
-send stty size; echo "term=$TERM"
-expect 50 200
-expect term=xterm-256color
-resize 120 40
-send stty size
-expect 40 120
-send exit 7
-EOT
-rc=0
-TERM=xterm-256color timeout 60 python3 "$PTY_SSH" --cols 200 --rows 50 --script "$WORK/shell.script" -- \
-  "${SSH[@]}" -tt -i "$(key_path alice)" ignored@127.0.0.1 2>"$WORK/pty.err" || rc=$?
-[ "$rc" = 7 ] || fail "PTY shell: exit $rc, want 7: $(tail -5 "$WORK/pty.err")"
+expect_pty_shell 200 50 120 40 7 ignored@127.0.0.1 "${SSH[@]}" -i "$(key_path alice)"
 
 trace "exec without a PTY: stdout, stderr, exit status; stdin round trip"
 run "${SSH[@]}" -i "$(key_path alice)" anyone@127.0.0.1 'echo out; echo err >&2; exit 3'

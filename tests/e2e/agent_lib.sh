@@ -103,6 +103,31 @@ wait_for() {
   done
 }
 
+# expect_pty_shell COLS ROWS NEW_COLS NEW_ROWS EXIT DEST SSH_ARGS...: logs
+# in with "ssh -tt SSH_ARGS... DEST" on a real pty of COLS x ROWS (TERM
+# xterm-256color) through tests/tools/pty_ssh.py, waits for a prompt,
+# checks TERM and the size, resizes to NEW_COLS x NEW_ROWS and checks the
+# new size, then types "exit EXIT": ssh must exit with EXIT.
+expect_pty_shell() {
+  local cols=$1 rows=$2 ncols=$3 nrows=$4 code=$5 dest=$6 rc=0
+  shift 6
+  cat >"$WORK/shell.script" <<EOT
+send export PS1="RE""ADY> "
+expect READY> 
+send stty size; echo "term=\$TERM"
+expect $rows $cols
+expect term=xterm-256color
+resize $ncols $nrows
+send stty size
+expect $nrows $ncols
+send exit $code
+EOT
+  TERM=xterm-256color timeout 60 python3 "$AGENT_E2E_DIR/../tools/pty_ssh.py" \
+    --cols "$cols" --rows "$rows" --script "$WORK/shell.script" -- \
+    "$@" -tt "$dest" 2>"$WORK/pty.err" || rc=$?
+  [ "$rc" = "$code" ] || fail "PTY shell: exit $rc, want $code: $(tail -5 "$WORK/pty.err")"
+}
+
 # ---- the fake RAS and director ----
 
 # start_ras: a fresh test PKI in $WORK/pki (tests/tools/mkcerts.sh: CA, a

@@ -17,7 +17,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/agent_lib.sh"
 require_cmd ssh sftp curl setpriv
-PTY_SSH=$(cd "$(dirname "$0")/../tools" && pwd)/pty_ssh.py
 
 OP=op$UNIQ
 make_user "$OP"
@@ -64,21 +63,7 @@ expect_rc 3 "exec exit status"
   fail "the operator did not meet the persistent host key"
 
 trace "PTY shell: prompt, TERM, window size"
-cat >"$WORK/shell.script" <<'EOT'
-send export PS1="RE""ADY> "
-expect READY> 
-send stty size; echo "term=$TERM"
-expect 30 100
-expect term=xterm-256color
-resize 132 43
-send stty size
-expect 43 132
-send exit 5
-EOT
-rc=0
-TERM=xterm-256color timeout 60 python3 "$PTY_SSH" --cols 100 --rows 30 --script "$WORK/shell.script" -- \
-  "${SSH[@]}" -tt -i "$(key_path alice)" "$OP@127.0.0.1" 2>"$WORK/pty.err" || rc=$?
-[ "$rc" = 5 ] || fail "PTY shell: exit $rc, want 5: $(tail -5 "$WORK/pty.err")"
+expect_pty_shell 100 30 132 43 5 "$OP@127.0.0.1" "${SSH[@]}" -i "$(key_path alice)"
 
 trace "sftp (internal-sftp) put and get"
 head -c 300000 /dev/urandom >"$WORK/blob"
