@@ -150,13 +150,19 @@ Json BuildRoot(const RootSpec& spec) {
 
 ErrorOr<Json> BuildRemoteSessions(const RemoteSessionsSpec& spec) {
   Json authorized = Json::object();
-  for (const std::string& line : spec.authorized_keys) {
+  for (size_t i = 0; i < spec.authorized_keys.size(); ++i) {
+    const std::string& line = spec.authorized_keys[i];
     Result<keys::PublicKey> key = keys::ParsePublicKeyLine(line);
     if (!key.ok()) {
       return Error(ErrorCode::kMalformed,
                    "authorized key: " + key.status().message());
     }
-    authorized[key->BlobSha256Hex()] = {{"pubkey", line}};
+    Json entry{{"pubkey", line}};
+    if (i < spec.authorized_key_names.size() &&
+        !spec.authorized_key_names[i].empty()) {
+      entry["meta"] = {{"name", spec.authorized_key_names[i]}};
+    }
+    authorized[key->BlobSha256Hex()] = std::move(entry);
   }
   for (const std::string& line : spec.ra_server_ssh_pubkeys) {
     Result<keys::PublicKey> key = keys::ParsePublicKeyLine(line);

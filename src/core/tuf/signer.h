@@ -84,6 +84,9 @@ struct RemoteSessionsSpec {
   uint64_t version = 1;
   SystemTime expires;
   std::vector<std::string> authorized_keys;  // OpenSSH key lines
+  // Names for authorized_keys, by index, written as "meta": {"name": ...}
+  // (RAC ignores meta); shorter than authorized_keys or "" means none.
+  std::vector<std::string> authorized_key_names;
   std::vector<std::string> ra_server_hosts;
   std::vector<std::string> ra_server_ssh_pubkeys;  // OpenSSH key lines
   // Command name -> allowed args; nullopt leaves remote_commands out (not
