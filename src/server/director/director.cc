@@ -159,8 +159,7 @@ Result<uint64_t> Director::StoreRoot(
     tuf::ErrorOr<tuf::Root> self = tuf::VerifyTrustedRoot(*text, name);
     if (!self.ok()) return FromTuf(self.error());
   } else {
-    tuf::ErrorOr<tuf::Root> next =
-        tuf::VerifyRootUpdate(old_root, *text, name);
+    tuf::ErrorOr<tuf::Root> next = tuf::VerifyRootUpdate(old_root, *text, name);
     if (!next.ok()) return FromTuf(next.error());
     if (next->version != spec.version) {
       return Status::Internal(name + ": version did not advance");
@@ -216,19 +215,18 @@ Result<uint64_t> Director::PublishLocked(const Policy& policy) {
                       store_->LatestMetadataVersion(kRemoteSessionsRole));
   uint64_t version = latest + 1;
   SystemTime now = clock_->Now();
-  tuf::ErrorOr<tuf::Json> doc = tuf::BuildRemoteSessions(
-      policy.ToSpec(version, FloorSeconds(now + options_.remote_sessions_expiry)));
+  tuf::ErrorOr<tuf::Json> doc = tuf::BuildRemoteSessions(policy.ToSpec(
+      version, FloorSeconds(now + options_.remote_sessions_expiry)));
   if (!doc.ok()) return FromTuf(doc.error());
   std::vector<const tuf::Signer*> by;
   for (const tuf::Signer& s : signers) by.push_back(&s);
   tuf::ErrorOr<std::string> text = tuf::SignMetadataText(*doc, by);
   if (!text.ok()) return FromTuf(text.error());
   tuf::ErrorOr<tuf::RemoteSessions> check = tuf::VerifyRemoteSessions(
-      root, *text, now, latest ? std::optional<uint64_t>(latest + 1)
-                               : std::nullopt);
+      root, *text, now,
+      latest ? std::optional<uint64_t>(latest + 1) : std::nullopt);
   if (!check.ok()) return FromTuf(check.error());
-  PH_RETURN_IF_ERROR(
-      store_->PutMetadata(kRemoteSessionsRole, version, *text));
+  PH_RETURN_IF_ERROR(store_->PutMetadata(kRemoteSessionsRole, version, *text));
   return version;
 }
 
@@ -261,9 +259,8 @@ Result<std::string> Director::Export() {
       latest + 1,
       FloorSeconds(clock_->Now() + options_.remote_sessions_expiry)));
   if (!doc.ok()) return FromTuf(doc.error());
-  tuf::ErrorOr<std::string> text =
-      tuf::DumpJsonPretty(tuf::Json{{"signatures", tuf::Json::array()},
-                                    {"signed", std::move(*doc)}});
+  tuf::ErrorOr<std::string> text = tuf::DumpJsonPretty(tuf::Json{
+      {"signatures", tuf::Json::array()}, {"signed", std::move(*doc)}});
   if (!text.ok()) return FromTuf(text.error());
   return std::move(*text);
 }
@@ -274,8 +271,8 @@ Result<uint64_t> Director::Import(std::string_view text) {
   PH_ASSIGN_OR_RETURN(uint64_t latest,
                       store_->LatestMetadataVersion(kRemoteSessionsRole));
   tuf::ErrorOr<tuf::RemoteSessions> doc = tuf::VerifyRemoteSessions(
-      root, text, clock_->Now(),
-      std::optional<uint64_t>(latest + 1), "imported document");
+      root, text, clock_->Now(), std::optional<uint64_t>(latest + 1),
+      "imported document");
   if (!doc.ok()) {
     if (doc.error().code() == tuf::ErrorCode::kRollback) {
       return Status::FailedPrecondition(
@@ -302,8 +299,8 @@ Result<PublishedPolicy> Director::Published() {
                       store_->GetMetadata(kRemoteSessionsRole, std::nullopt));
   // Not checked for expiry: the caller decides what an expired policy
   // means (devices will refuse it; the server says so).
-  tuf::ErrorOr<tuf::RemoteSessions> doc = tuf::VerifyRemoteSessions(
-      root, text, SystemTime::min(), std::nullopt);
+  tuf::ErrorOr<tuf::RemoteSessions> doc =
+      tuf::VerifyRemoteSessions(root, text, SystemTime::min(), std::nullopt);
   if (!doc.ok()) return FromTuf(doc.error());
   PublishedPolicy out;
   out.version = doc->version;

@@ -59,7 +59,7 @@ struct DirectorOptions {
 struct DirectorState {
   uint64_t root_version = 0;
   SystemTime root_expires;
-  bool root_keys_online = false;  // enough root keys here to sign a root
+  bool root_keys_online = false;         // enough root keys here to sign a root
   uint64_t remote_sessions_version = 0;  // 0: none published yet
   SystemTime remote_sessions_expires;
   bool remote_sessions_keys_online = false;

@@ -141,8 +141,8 @@ Status Policy::DenyKey(std::string_view what) {
                             "'");
   }
   if (by_name && found.size() > 1) {
-    return Status::InvalidArgument("name '" + std::string(what) +
-                                   "' matches " + std::to_string(found.size()) +
+    return Status::InvalidArgument("name '" + std::string(what) + "' matches " +
+                                   std::to_string(found.size()) +
                                    " keys; give the key or its fingerprint");
   }
   for (auto it = found.rbegin(); it != found.rend(); ++it) {
@@ -217,8 +217,7 @@ Status Policy::DenyRelayKey(std::string_view what) {
   bool by_name = false;
   std::vector<size_t> found = MatchKeys(as_keys, what, &by_name);
   if (found.empty()) {
-    return Status::NotFound("no relay key matches '" + std::string(what) +
-                            "'");
+    return Status::NotFound("no relay key matches '" + std::string(what) + "'");
   }
   for (auto it = found.rbegin(); it != found.rend(); ++it) {
     relay_keys.erase(relay_keys.begin() + static_cast<std::ptrdiff_t>(*it));
@@ -281,7 +280,8 @@ Result<Policy> ParsePolicy(std::string_view text, std::string_view where) {
   for (const char* member : {"ra_server_hosts", "ra_server_ssh_pubkeys"}) {
     const tuf::Json* list = tuf::FindMember(json, member);
     if (!list) continue;
-    if (!list->is_array()) return bad(std::string(member) + " must be an array");
+    if (!list->is_array())
+      return bad(std::string(member) + " must be an array");
     for (const tuf::Json& v : *list) {
       if (!v.is_string()) {
         return bad(std::string(member) + " entries must be strings");

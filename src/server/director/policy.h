@@ -3,7 +3,8 @@
 // store (setting "director.policy") and edited by `porthole-server policy
 // ...` and the operator API:
 //
-//   {"authorized_keys": [{"pubkey": "ssh-ed25519 AAAA... alice", "name": "alice"}],
+//   {"authorized_keys": [{"pubkey": "ssh-ed25519 AAAA... alice", "name":
+//   "alice"}],
 //    "ra_server_hosts": ["relay.example.com"],
 //    "ra_server_ssh_pubkeys": ["ssh-ed25519 AAAA... relay"],
 //    "allowed_commands": {"echo": ["test"], "reboot": []}}
