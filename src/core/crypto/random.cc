@@ -19,7 +19,7 @@ std::string RandomBytes(size_t n) {
   return out;
 }
 
-std::string NewUuid() {
+std::string RandomUuidV4() {
   std::string b = RandomBytes(16);
   b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);  // version 4
   b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant

@@ -13,7 +13,7 @@ namespace porthole::crypto {
 std::string RandomBytes(size_t n);
 
 // A random (version 4) UUID, lower-case hyphenated.
-std::string NewUuid();
+std::string RandomUuidV4();
 
 }  // namespace porthole::crypto
 

@@ -17,7 +17,7 @@ TEST(RandomTest, BytesDiffer) {
 TEST(RandomTest, UuidIsVersion4AndCanonical) {
   std::set<std::string> seen;
   for (int i = 0; i < 1000; ++i) {
-    std::string u = NewUuid();
+    std::string u = RandomUuidV4();
     ASSERT_EQ(u.size(), 36u);
     EXPECT_EQ(u[14], '4') << u;
     EXPECT_NE(std::string("89ab").find(u[19]), std::string::npos) << u;

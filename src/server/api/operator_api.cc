@@ -612,7 +612,7 @@ Response OperatorApi::CreateCommand(const Caller& caller,
                              "' with these arguments; devices would reject it");
   }
   Command command;
-  command.id = kCommandPrefix + crypto::NewUuid();
+  command.id = kCommandPrefix + crypto::RandomUuidV4();
   command.device_id = device->id;
   command.name = n;
   command.args = args;
