@@ -83,6 +83,15 @@ std::string HexEncode(const Sha256Digest& d) {
       std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
 }
 
+std::string Base64UrlEncode(std::string_view data) {
+  std::string out = Base64Encode(data, false);
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return out;
+}
+
 std::string Base64Encode(std::string_view data, bool pad) {
   std::string out;
   out.reserve((data.size() + 2) / 3 * 4);
@@ -139,8 +148,8 @@ Result<std::string> Base64Decode(std::string_view text) {
 
   // Whole groups of four characters become three bytes; the tail (2 or 3
   // characters) one or two.
-  std::string out(body.size() / 4 * 3 + (body.size() % 4 ? body.size() % 4 - 1 : 0),
-                   '\0');
+  std::string out(
+      body.size() / 4 * 3 + (body.size() % 4 ? body.size() % 4 - 1 : 0), '\0');
   char* o = out.data();
   size_t i = 0;
   for (; i + 4 <= body.size(); i += 4) {

@@ -22,6 +22,9 @@ std::string HexEncode(const Sha256Digest& d);
 // Standard base64 (RFC 4648 section 4). `pad` appends '=' padding.
 std::string Base64Encode(std::string_view data, bool pad = true);
 
+// Base64url (RFC 4648 section 5: '-' and '_' for '+' and '/'), no padding.
+std::string Base64UrlEncode(std::string_view data);
+
 // Strict standard base64: only A-Z a-z 0-9 + /, correct '=' padding, no
 // whitespace, no non-zero trailing bits. Errors are kInvalidArgument with a
 // short reason ("invalid base64 character", "bad base64 padding", ...).

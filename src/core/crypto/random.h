@@ -1,5 +1,7 @@
-// Cryptographically secure random bytes (OpenSSL's RAND_bytes), and the
-// identifiers made from them.
+// Cryptographically secure randomness (OpenSSL's DRBG): key material,
+// secrets, certificate serials and UUIDs. Safe from any thread. The DRBG
+// failing is a broken invariant: the process aborts rather than hand out
+// predictable bytes.
 #ifndef PORTHOLE_CORE_CRYPTO_RANDOM_H_
 #define PORTHOLE_CORE_CRYPTO_RANDOM_H_
 
@@ -8,11 +10,11 @@
 
 namespace porthole::crypto {
 
-// `n` random bytes. Aborts if the system's generator fails (nothing safe
-// can be done without one).
+// `n` random bytes.
 std::string RandomBytes(size_t n);
 
-// A random (version 4) UUID, lower-case hyphenated.
+// A random (version 4, RFC 9562) UUID, lower-case hyphenated:
+// "1b4e28ba-2fa1-4d2e-883f-0016d3cca427".
 std::string RandomUuidV4();
 
 }  // namespace porthole::crypto

@@ -104,6 +104,10 @@ class SigningKey {
   // Unencrypted PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----").
   Result<std::string> ToPkcs8Pem() const;
 
+  // The OpenSSL key, owned by this object; for src/core/crypto only
+  // (x509.cc signs certificates with it).
+  EVP_PKEY* evp_pkey() const { return key_.get(); }
+
  private:
   SigningKey(std::shared_ptr<EVP_PKEY> key, SignatureScheme scheme)
       : key_(std::move(key)), scheme_(scheme) {}
