@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/base/utf8.h"
 #include "core/tuf/rfc3339.h"
 
 namespace porthole::server::api {
@@ -23,8 +24,15 @@ Response JsonResponse(int status, const Json& body) {
 
 Response ErrorResponse(int status, std::string_view code,
                        std::string_view description) {
+  // Descriptions may quote what a client sent; keep the body valid JSON.
+  std::string text(description);
+  if (!IsValidUtf8(text)) {
+    for (char& c : text) {
+      if (static_cast<unsigned char>(c) >= 0x80) c = '?';
+    }
+  }
   return JsonResponse(status, Json{{"code", std::string(code)},
-                                   {"description", std::string(description)}});
+                                   {"description", std::move(text)}});
 }
 
 Response StatusResponse(const Status& status) {

@@ -297,6 +297,11 @@ TEST_F(OperatorApiTest, PolicyEditsAndExport) {
   EXPECT_TRUE(Body(Do(since))["events"].empty());
   since.query = {{"since", "yesterday"}};
   EXPECT_EQ(Do(since).status, 400);
+  // Echoed input that is not UTF-8 still makes a valid JSON error.
+  since.query = {{"since", "2066-\xa6\xa6T0:00Z"}};
+  Response bad_utf8 = Do(since);
+  EXPECT_EQ(bad_utf8.status, 400);
+  EXPECT_TRUE(tuf::ParseJson(bad_utf8.body).ok()) << bad_utf8.body;
 }
 
 TEST_F(OperatorApiTest, ParsesDurations) {
