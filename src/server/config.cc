@@ -305,10 +305,14 @@ Result<Duration> ParseConfigDuration(std::string_view text) {
   uint64_t days = 0;
   size_t d = text.find('d');
   if (d != std::string_view::npos) {
-    if (d == 0 || d > 9) return bad();  // at most 999,999,999 days
+    if (d == 0) return bad();
+    constexpr uint64_t kMaxDays =
+        std::numeric_limits<uint64_t>::max() / kSecsPerDay;
     for (size_t i = 0; i < d; ++i) {
       if (text[i] < '0' || text[i] > '9') return bad();
-      days = days * 10 + static_cast<uint64_t>(text[i] - '0');
+      uint64_t digit = static_cast<uint64_t>(text[i] - '0');
+      if (days > (kMaxDays - digit) / 10) return bad();  // too long
+      days = days * 10 + digit;
     }
     rest = text.substr(d + 1);
   }
