@@ -359,12 +359,15 @@ CommandAction SetupDevice(CLI::App* sub, const GlobalOptions* global) {
       ->required();
   add->add_option("--csr", a->add.csr_file,
                   "sign this PKCS#10 request (PEM) made on the device "
-                  "instead of generating a key");
+                  "instead of generating a key")
+      ->option_text("FILE");
   add->add_option("--out", a->add.out_dir,
-                  "the bundle directory to create (default ./NAME)");
+                  "the bundle directory to create (default ./NAME)")
+      ->option_text("DIR");
   add->add_option("--device-dir", a->add.device_dir,
                   "where the bundle's files will live on the device "
-                  "(default /etc/porthole)");
+                  "(default /etc/porthole)")
+      ->option_text("PATH");
 
   CLI::App* list = sub->add_subcommand("list", "list devices");
   list->add_flag("--json", a->json, "a JSON array");

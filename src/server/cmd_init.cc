@@ -298,10 +298,12 @@ CommandAction SetupInit(CLI::App* sub, const GlobalOptions* global) {
   sub->add_option("--data-dir", opts->data_dir,
                   "the data directory to create (default: the global "
                   "--data-dir, " +
-                      std::string(kDefaultDataDir) + ")");
+                      std::string(kDefaultDataDir) + ")")
+      ->option_text("DIR");
   sub->add_option("--hostname", opts->hostname,
                   "the public DNS name or IP address of this server")
-      ->required();
+      ->required()
+      ->option_text("NAME");
   sub->add_flag("--force", opts->force,
                 "start over in an initialised data directory (the old one "
                 "is kept as DIR.replaced-<time>)");

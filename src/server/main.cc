@@ -50,10 +50,12 @@ int Main(int argc, char** argv) {
       "porthole-server");
   GlobalOptions global;
   app.add_option("--config", global.config_file,
-                 "configuration file (default DATA_DIR/server.toml)");
+                 "configuration file (default DATA_DIR/server.toml)")
+      ->option_text("FILE");
   app.add_option(
-      "--data-dir", global.data_dir,
-      "data directory (default " + std::string(kDefaultDataDir) + ")");
+         "--data-dir", global.data_dir,
+         "data directory (default " + std::string(kDefaultDataDir) + ")")
+      ->option_text("DIR");
   app.add_flag("--check-config", global.check_config,
                "validate the configuration and print it with every default");
   app.set_version_flag("--version", "porthole-server " PORTHOLE_VERSION);
