@@ -117,8 +117,8 @@ struct Fixture {
 };
 
 Fixture& F() {
-  static Fixture* f = new Fixture();  // lives for the whole run
-  return *f;
+  static Fixture f;  // the whole run; its directory is removed at exit
+  return f;
 }
 
 // ---- reads ----
