@@ -267,6 +267,33 @@ TEST(SchemaTest, PathsThatAreNotFiles) {
             dir.path() + ": not a regular file");
 }
 
+TEST(SchemaTest, ALockHeldPastTheBusyTimeoutIsUnavailable) {
+  TempDir dir;
+  std::string path = dir.Join("server.db");
+  auto store = OpenSqliteStore(path);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->PutSetting("k", "v").ok());
+  // Another connection (as another process would) holds the write lock.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  // Reads go on (WAL)...
+  auto v = (*store)->GetSetting("k");
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_EQ(**v, "v");
+  // ...writes wait for the busy timeout, then give up naming the file.
+  auto start = std::chrono::steady_clock::now();
+  Status s = (*store)->PutSetting("k", "w");
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), path + ": statement failed: database is locked");
+  EXPECT_GE(waited, std::chrono::milliseconds(sqlite::kBusyTimeoutMs - 100));
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  EXPECT_TRUE((*store)->PutSetting("k", "w").ok());
+}
+
 TEST(SchemaTest, ManyOpenersOfANewFileMigrateItOnce) {
   TempDir dir;
   std::string path = dir.Join("server.db");

@@ -272,7 +272,8 @@ class Store {
 
   // ---- director documents (signed metadata, served as is) ----
   // Appends version `version` of `role` ("root", "remote-sessions");
-  // kAlreadyExists if that version exists.
+  // kAlreadyExists if that version exists. Versions are 1..2^63-1
+  // (kInvalidArgument otherwise, here and in GetMetadata).
   virtual Status PutMetadata(const std::string& role, uint64_t version,
                              const std::string& text) = 0;
   // The given version, or the latest when nullopt; kNotFound if none.

@@ -35,6 +35,7 @@ std::string KeyBlob(int n) {
   put("ssh-ed25519");
   std::string key(32, '\0');
   for (int i = 0; i < 32; ++i) key[i] = static_cast<char>(n * 31 + i);
+  for (int i = 0; i < 4; ++i) key[i] = static_cast<char>(n >> (8 * i));
   put(key);
   return blob;
 }
