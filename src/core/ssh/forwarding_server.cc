@@ -410,7 +410,7 @@ class ForwardingServer::Impl {
     std::atomic<uint64_t> connections_accepted{0}, connections_refused{0},
         connections_open{0}, connections_unauthenticated{0}, auth_failures{0},
         keepalive_timeouts{0}, bridges_opened{0}, bridges_open{0},
-        bytes_to_targets{0}, bytes_from_targets{0};
+        bytes_to_targets{0}, bytes_from_targets{0}, peak_queued{0};
   } stats_;
 };
 
@@ -1377,6 +1377,9 @@ bool ForwardingServer::Impl::ReadChannel(Bridge& b, Side& src, ByteQueue& q) {
   if (n < static_cast<int>(want)) src.rx_pending = false;  // also SSH_EOF
   if (n <= 0) return false;
   q.Commit(static_cast<size_t>(n));
+  if (q.size() > stats_.peak_queued.load(std::memory_order_relaxed)) {
+    stats_.peak_queued = q.size();
+  }
   return true;
 }
 
@@ -1510,6 +1513,7 @@ ServerStats ForwardingServer::Impl::Stats() const {
   s.bridges_open = stats_.bridges_open.load();
   s.bytes_to_targets = stats_.bytes_to_targets.load();
   s.bytes_from_targets = stats_.bytes_from_targets.load();
+  s.peak_queued = stats_.peak_queued.load();
   return s;
 }
 

@@ -239,6 +239,9 @@ struct ServerStats {
   uint64_t bridges_open = 0;
   uint64_t bytes_to_targets = 0;
   uint64_t bytes_from_targets = 0;
+  // The most bytes any one bridge direction has held in this server's
+  // queue (<= buffer_per_direction; libssh's own buffers not counted).
+  uint64_t peak_queued = 0;
 };
 
 class ForwardingServer {
