@@ -948,8 +948,11 @@ void ForwardingServer::Impl::Reap() {
     Conn& c = *it->second;
     if (c.state == ConnState::kDraining) continue;
     for (Bridge* b : std::vector<Bridge*>(c.bridges)) {
-      EndBridge(*b, "connection #" + std::to_string(c.info.id) +
-                        " ended: " + c.close_reason);
+      // A peer that hung up ends its channels the ordinary way.
+      EndBridge(*b, c.close_reason.rfind("closed by the peer", 0) == 0
+                        ? std::string("closed")
+                        : "connection #" + std::to_string(c.info.id) +
+                              " ended: " + c.close_reason);
     }
     while (!closing_bridges_.empty()) {
       BridgeId bid = closing_bridges_.back();

@@ -164,8 +164,9 @@ struct BridgeEnd {
   uint64_t bytes_to_target = 0;    // from -> to, written to the target
   uint64_t bytes_from_target = 0;  // to -> from
   std::chrono::milliseconds duration{0};  // from opened_at
-  std::string reason;  // "closed", "target refused the channel", the
-                       // CloseBridge() reason, "connection ...: reason"
+  // "closed" (both sides done, or a peer hung up), "the target refused
+  // the channel", the CloseBridge() reason, "connection #N ended: REASON".
+  std::string reason;
 };
 
 struct AuthDecision {

@@ -548,6 +548,16 @@ void Relay::Logic::RevalidateAll() {
 
   // Operator channels: a live session of that device and port must still
   // list the key.
+  std::map<std::string, std::optional<LiveSession>> by_device;
+  auto session_of =
+      [&](const std::string& device) -> const std::optional<LiveSession>& {
+    auto it = by_device.find(device);
+    if (it == by_device.end()) {
+      it = by_device.emplace(device, backend_->LiveSessionOfDevice(device))
+               .first;
+    }
+    return it->second;
+  };
   for (auto& [bid, b] : bridges_) {
     const std::vector<LiveSession>& sessions = sessions_for(b.key);
     auto s = std::find_if(
@@ -559,9 +569,15 @@ void Relay::Logic::RevalidateAll() {
       b.expires_at = s->expires_at;
       continue;
     }
-    std::string why = b.expires_at <= now
-                          ? "session expired"
-                          : "session closed or the key is no longer in it";
+    const std::optional<LiveSession>& own = session_of(b.device_id);
+    std::string why;
+    if (b.expires_at <= now || (own && own->expires_at <= now)) {
+      why = "session expired";
+    } else if (!own || own->reverse_port != b.port) {
+      why = "session closed";
+    } else {
+      why = "the key was removed from the session";
+    }
     server_->CloseBridge(bid, why);
   }
 
@@ -584,7 +600,7 @@ void Relay::Logic::RevalidateAll() {
       continue;
     }
     if (!st.tunnel) continue;
-    std::optional<LiveSession> s = backend_->LiveSessionOfDevice(st.device_id);
+    const std::optional<LiveSession>& s = session_of(st.device_id);
     if (!s) {
       cuts.push_back(
           {id, st.expires_at <= now ? "session expired" : "session closed"});
