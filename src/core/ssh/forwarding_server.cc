@@ -330,6 +330,16 @@ class ForwardingServer::Impl {
   void Schedule(Conn& c, Steady::time_point when);
   void UpdateIdle(Conn& c);
   void SendKeepalive(Conn& c);
+  // libssh also reads a connection's socket while we write to its channels
+  // (it flushes by polling), so "received since last look" is judged by
+  // the byte counter, wherever the bytes were read.
+  static void NoteReceived(Conn& c) {
+    if (c.counter.in_bytes != c.seen_in_bytes) {
+      c.seen_in_bytes = c.counter.in_bytes;
+      c.last_rx = Steady::now();
+      c.missed_keepalives = 0;
+    }
+  }
   void RequestClose(Conn& c, std::string reason);
   void FinishConnection(Conn& c);
   bool SessionDown(const Conn& c) const;
@@ -736,7 +746,6 @@ void ForwardingServer::Impl::SetUpConnection(UniqueFd fd, std::string address,
 
 void ForwardingServer::Impl::Service(Conn& c) {
   Touch(c);
-  uint64_t in_before = c.counter.in_bytes;
   for (int round = 0; round < kReadRounds; ++round) {
     uint64_t before = c.counter.in_bytes;
     ssh_event_dopoll(c.event, 0);
@@ -746,10 +755,7 @@ void ForwardingServer::Impl::Service(Conn& c) {
     }
     if (c.counter.in_bytes == before) break;
   }
-  if (c.counter.in_bytes != in_before) {
-    c.last_rx = Steady::now();
-    c.missed_keepalives = 0;
-  }
+  NoteReceived(c);
   if (!c.orphans.empty()) CollectOrphans(c);
   // Their channels may have data, window or an answer to an open now.
   MarkBridgesDirty(c);
@@ -822,6 +828,7 @@ void ForwardingServer::Impl::CheckConnection(Conn& c, Steady::time_point now) {
     case ConnState::kAuthenticated:
       break;
   }
+  NoteReceived(c);
   Steady::time_point next_keepalive =
       c.last_rx + opt_.keepalive_interval * (c.missed_keepalives + 1);
   if (now >= next_keepalive) {

@@ -515,7 +515,9 @@ void Relay::Logic::OnConnectionClosed(const ssh::ConnectionInfo& c,
     conns_.erase(it);
   } else if (!c.authenticated &&
              (!last_refusal.empty() ||
-              reason.find("login grace") != std::string_view::npos)) {
+              reason.find("login grace") != std::string_view::npos) &&
+             // An sk- refusal was reported when it happened.
+             last_refusal.rfind("sk- key ", 0) != 0) {
     std::string why = "login refused";
     if (!last_refusal.empty()) why += ": " + std::string(last_refusal);
     why += " (connection: " + std::string(reason) + ")";
