@@ -554,7 +554,7 @@ Status ForwardingServer::Impl::Run() {
     }
     if (wake_at_ && Steady::now() >= *wake_at_) {
       wake_at_.reset();
-      delegate_->OnWake();
+      delegate_->OnTimer();
     }
     if (!stopping_ && !listener_registered_ &&
         Steady::now() >= accept_paused_until_) {

@@ -76,7 +76,8 @@
 // connection gets SSH_MSG_DISCONNECT (reason 11, by application) with the
 // given text after at most disconnect_flush of waiting for output already
 // queued to drain (a peer that does not read loses the message, not the
-// cut). Called from OnWake(), both take effect before the loop next waits.
+// cut). Called from OnWake() or OnTimer(), both take effect before the loop
+// next waits.
 //
 // Threading: Run() runs the whole server on the calling thread (epoll;
 // one libssh session and ssh_event per connection; no other threads).
@@ -225,8 +226,10 @@ class ForwardingDelegate {
                                   std::string_view reason,
                                   std::string_view last_refusal) = 0;
 
-  // After Wake() (coalesced) or at the time given to WakeAt().
+  // After Wake() (calls before it runs are coalesced).
   virtual void OnWake() = 0;
+  // At the time given to WakeAt().
+  virtual void OnTimer() = 0;
 };
 
 struct ServerStats {
@@ -290,8 +293,8 @@ class ForwardingServer {
   // Loop thread only. Unknown or already closing ids are ignored.
   void Disconnect(ConnectionId id, std::string_view reason);
   void CloseBridge(BridgeId id, std::string_view reason);
-  // OnWake() at `when` (only the earliest pending time is kept; a past
-  // time means at once). std::nullopt cancels.
+  // OnTimer() at `when` (one timer: a new call replaces the pending time;
+  // a past time means at once). std::nullopt cancels.
   void WakeAt(std::optional<SteadyTime> when);
   // The connection's current info, or nullptr.
   const ConnectionInfo* connection(ConnectionId id) const;

@@ -104,6 +104,9 @@ class TestDelegate : public ForwardingDelegate {
     if (on_wake) on_wake();
     Record([&] { wakes++; });
   }
+  void OnTimer() override {
+    Record([&] { timers++; });
+  }
 
   template <typename F>
   void Record(F f) {
@@ -132,7 +135,7 @@ class TestDelegate : public ForwardingDelegate {
   std::vector<std::pair<BridgeInfo, BridgeEnd>> bridge_ends;
   std::vector<std::string> refused, connections_refused;
   std::vector<Closed> closed;
-  int wakes = 0;
+  int wakes = 0, timers = 0;
 };
 
 class ForwardingServerTest : public ::testing::Test {

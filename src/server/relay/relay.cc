@@ -97,6 +97,7 @@ class Relay::Logic : public ssh::ForwardingDelegate {
   void OnConnectionClosed(const ssh::ConnectionInfo& c, std::string_view reason,
                           std::string_view last_refusal) override;
   void OnWake() override;
+  void OnTimer() override;
 
  private:
   enum class Role { kDevice, kOperator };
@@ -134,6 +135,8 @@ class Relay::Logic : public ssh::ForwardingDelegate {
   void TunnelDown(ConnState& st, const std::string& reason);
   void CutDevice(ConnectionId id, ConnState& st, const std::string& reason);
   void ScheduleExpiry();
+  void ConsiderExpiry(SystemTime t);
+  void ExpireDue();
   void RevalidateAll();
 
   RelayBackend* backend_;
@@ -144,6 +147,8 @@ class Relay::Logic : public ssh::ForwardingDelegate {
   std::unordered_map<BridgeId, BridgeState> bridges_;
   // sk- keys already refused on a connection (one line and report each).
   std::set<std::pair<ConnectionId, std::string>> sk_refused_;
+  // The expires_at the engine's timer is set for.
+  std::optional<SystemTime> next_expiry_;
 };
 
 void Relay::Logic::Report(const RelayEvent& e) {
@@ -314,7 +319,7 @@ Status Relay::Logic::OnTcpipForward(const ssh::ConnectionInfo& c,
   RelayEvent e = EventFor(RelayEvent::Kind::kTunnelUp, c,
                           "forwarding 127.0.0.1:" + std::to_string(st.port));
   Report(e);
-  ScheduleExpiry();
+  ConsiderExpiry(st.expires_at);
   return Status::Ok();
 }
 
@@ -404,8 +409,8 @@ Result<ssh::BridgeTarget> Relay::Logic::OnDirectTcpip(
   b.user = op.user;
   b.peer = op.peer;
   b.target = Printable(r.host, 100) + ":" + std::to_string(r.port);
+  ConsiderExpiry(b.expires_at);
   bridges_[r.bridge] = std::move(b);
-  ScheduleExpiry();
   ssh::BridgeTarget target;
   target.connection = t->second;
   target.connected_address = "127.0.0.1";
@@ -535,6 +540,42 @@ void Relay::Logic::OnWake() {
   ScheduleExpiry();
 }
 
+void Relay::Logic::OnTimer() {
+  ExpireDue();
+  ScheduleExpiry();
+}
+
+void Relay::Logic::ExpireDue() {
+  // Only what is due is looked up again: the session may have been
+  // extended since it was last seen.
+  SystemTime now = clock_.Now();
+  for (auto& [id, st] : conns_) {
+    if (!st.tunnel || st.expires_at > now) continue;
+    std::optional<LiveSession> s = backend_->LiveSessionOfDevice(st.device_id);
+    if (s && s->expires_at > now && s->reverse_port == st.port) {
+      st.session_id = s->session_id;
+      st.expires_at = s->expires_at;
+      continue;
+    }
+    CutDevice(id, st, "session expired");
+  }
+  for (auto& entry : bridges_) {
+    BridgeState& b = entry.second;
+    if (b.expires_at > now) continue;
+    std::vector<LiveSession> sessions = LiveSessionsFor(b.key);
+    auto s = std::find_if(
+        sessions.begin(), sessions.end(), [&](const LiveSession& ls) {
+          return ls.device_id == b.device_id && ls.reverse_port == b.port;
+        });
+    if (s != sessions.end()) {
+      b.session_id = s->session_id;
+      b.expires_at = s->expires_at;
+      continue;
+    }
+    server_->CloseBridge(entry.first, "session expired");
+  }
+}
+
 void Relay::Logic::RevalidateAll() {
   SystemTime now = clock_.Now();
   // One backend lookup per key per pass.
@@ -560,7 +601,10 @@ void Relay::Logic::RevalidateAll() {
     }
     return it->second;
   };
-  for (auto& [bid, b] : bridges_) {
+  for (auto& entry : bridges_) {
+    // Not a structured binding: the lambda below captures it.
+    BridgeId bid = entry.first;
+    BridgeState& b = entry.second;
     const std::vector<LiveSession>& sessions = sessions_for(b.key);
     auto s = std::find_if(
         sessions.begin(), sessions.end(), [&](const LiveSession& ls) {
@@ -628,23 +672,21 @@ void Relay::Logic::RevalidateAll() {
 }
 
 void Relay::Logic::ScheduleExpiry() {
-  std::optional<SystemTime> earliest;
-  auto consider = [&](SystemTime t) {
-    if (!earliest || t < *earliest) earliest = t;
-  };
+  // A full pass: after a timer or a revalidation only.
+  next_expiry_.reset();
+  server_->WakeAt(std::nullopt);
   for (const auto& [id, st] : conns_) {
-    if (st.tunnel) consider(st.expires_at);
+    if (st.tunnel && !st.tunnel_reported_down) ConsiderExpiry(st.expires_at);
   }
-  for (const auto& [id, b] : bridges_) consider(b.expires_at);
-  if (!earliest) {
-    server_->WakeAt(std::nullopt);
-    return;
-  }
-  auto left = *earliest - clock_.Now();
-  Steady::time_point when =
-      Steady::now() + std::chrono::duration_cast<Steady::duration>(
-                          std::max(left, decltype(left)::zero()));
-  server_->WakeAt(when);
+  for (const auto& [id, b] : bridges_) ConsiderExpiry(b.expires_at);
+}
+
+void Relay::Logic::ConsiderExpiry(SystemTime t) {
+  if (next_expiry_ && *next_expiry_ <= t) return;
+  next_expiry_ = t;
+  auto left = t - clock_.Now();
+  server_->WakeAt(Steady::now() + std::chrono::duration_cast<Steady::duration>(
+                                      std::max(left, decltype(left)::zero())));
 }
 
 // ---------------------------------------------------------------------------

@@ -50,12 +50,14 @@
 // live session of that device and port still lists the key) against the
 // backend, and cut what is no longer allowed: operator channels are closed
 // and the device's connection is disconnected with SSH_MSG_DISCONNECT
-// ("session closed", "session expired", "device removed or its key
-// changed", ...). The relay also wakes by itself at the earliest
-// `expires_at` of what it serves and cuts expired sessions, whatever the
-// backend says. Operator connections left without any live session are
-// disconnected too. A cut happens within one loop turn of the call
-// (milliseconds), plus the backend's lookup time.
+// ("session closed", "session expired", "device removed", "the device's
+// registered key changed", "the key was removed from the session", ...).
+// Operator connections left without any live session are disconnected
+// too. A cut happens within one loop turn of the call (milliseconds), plus
+// the backend's lookup time. The relay also sets a timer for the earliest
+// `expires_at` of what it serves; then it asks the backend about what is
+// due only (a session extended meanwhile stays) and cuts what expired. An
+// expired session is never used, whatever the backend says.
 //
 // Liveness and limits: see ForwardingServer::Options (login grace 30 s,
 // keepalive every 15 s with 3 misses allowed, idle timeout, connection and

@@ -1,5 +1,6 @@
 #include "server/relay/table_backend.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -191,15 +192,31 @@ TableBackend::TableBackend(const Clock& clock,
 void TableBackend::Replace(Table table) {
   std::lock_guard<std::mutex> lock(mu_);
   table_ = std::move(table);
+  device_by_id_.clear();
+  device_by_name_.clear();
+  sessions_by_device_.clear();
+  sessions_by_key_.clear();
+  for (size_t i = 0; i < table_.devices.size(); ++i) {
+    device_by_id_.emplace(table_.devices[i].id, i);
+    device_by_name_.emplace(table_.devices[i].name, i);
+  }
+  for (size_t i = 0; i < table_.sessions.size(); ++i) {
+    const TableSession& s = table_.sessions[i];
+    sessions_by_device_.emplace(s.device, i);
+    std::set<std::string> seen;  // a key listed twice gives one session
+    for (const keys::PublicKey& k : s.operator_keys) {
+      if (seen.insert(k.blob).second) sessions_by_key_.emplace(k.blob, i);
+    }
+  }
 }
 
 LiveSession TableBackend::ToLive(const TableSession& s) const {
   LiveSession live;
   live.session_id = s.id;
   live.device_id = s.device;
-  for (const TableDevice& d : table_.devices) {
-    if (d.id == s.device) live.device_name = d.name;
-  }
+  auto d = device_by_id_.find(s.device);
+  if (d != device_by_id_.end())
+    live.device_name = table_.devices[d->second].name;
   live.reverse_port = s.port;
   live.operator_keys = s.operator_keys;
   live.expires_at = s.expires;
@@ -209,36 +226,40 @@ LiveSession TableBackend::ToLive(const TableSession& s) const {
 std::optional<keys::PublicKey> TableBackend::DeviceKey(
     const std::string& device_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const TableDevice& d : table_.devices) {
-    if (d.id == device_id) return d.key;
-  }
-  return std::nullopt;
+  auto d = device_by_id_.find(device_id);
+  if (d == device_by_id_.end()) return std::nullopt;
+  return table_.devices[d->second].key;
 }
 
 std::optional<LiveSession> TableBackend::LiveSessionOfDevice(
     const std::string& device_id) {
   std::lock_guard<std::mutex> lock(mu_);
   SystemTime now = clock_.Now();
-  for (const TableSession& s : table_.sessions) {
-    if (s.device == device_id && now < s.expires) return ToLive(s);
+  // The first live one in table order.
+  std::optional<size_t> first;
+  auto [b, e] = sessions_by_device_.equal_range(device_id);
+  for (auto it = b; it != e; ++it) {
+    if (now < table_.sessions[it->second].expires &&
+        (!first || it->second < *first)) {
+      first = it->second;
+    }
   }
-  return std::nullopt;
+  if (!first) return std::nullopt;
+  return ToLive(table_.sessions[*first]);
 }
 
 std::vector<LiveSession> TableBackend::LiveSessionsForOperatorKey(
     const keys::PublicKey& key) {
   std::lock_guard<std::mutex> lock(mu_);
   SystemTime now = clock_.Now();
-  std::vector<LiveSession> out;
-  for (const TableSession& s : table_.sessions) {
-    if (now >= s.expires) continue;
-    for (const keys::PublicKey& k : s.operator_keys) {
-      if (k == key) {
-        out.push_back(ToLive(s));
-        break;
-      }
-    }
+  std::vector<size_t> hits;
+  auto [b, e] = sessions_by_key_.equal_range(key.blob);
+  for (auto it = b; it != e; ++it) {
+    if (now < table_.sessions[it->second].expires) hits.push_back(it->second);
   }
+  std::sort(hits.begin(), hits.end());  // table order
+  std::vector<LiveSession> out;
+  for (size_t i : hits) out.push_back(ToLive(table_.sessions[i]));
   return out;
 }
 
@@ -246,11 +267,10 @@ std::optional<std::string> TableBackend::ResolveDevice(
     const std::string& name_or_id) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string id;
-  bool is_uuid = NormalizeUuid(name_or_id, &id);
-  for (const TableDevice& d : table_.devices) {
-    if ((is_uuid && d.id == id) || d.name == name_or_id) return d.id;
-  }
-  return std::nullopt;
+  if (NormalizeUuid(name_or_id, &id) && device_by_id_.count(id)) return id;
+  auto d = device_by_name_.find(name_or_id);
+  if (d == device_by_name_.end()) return std::nullopt;
+  return table_.devices[d->second].id;
 }
 
 void TableBackend::Report(const RelayEvent& event) {

@@ -29,6 +29,7 @@
 #define PORTHOLE_SERVER_RELAY_TABLE_BACKEND_H_
 
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -92,6 +93,10 @@ class TableBackend : public RelayBackend {
   std::function<void(const RelayEvent&)> report_;
   std::mutex mu_;
   Table table_;  // GUARDED_BY(mu_)
+  // Indexes into table_ (GUARDED_BY(mu_)), so that a table of thousands of
+  // devices costs the relay's benchmarks nothing per lookup.
+  std::map<std::string, size_t> device_by_id_, device_by_name_;
+  std::multimap<std::string, size_t> sessions_by_device_, sessions_by_key_;
 };
 
 }  // namespace porthole::server::relay
