@@ -133,6 +133,8 @@ EOF
 # start_test_relay [ARGS...]: commits the table and runs porthole-test-relay
 # on 127.0.0.1 (port TRELAY_PORT if set, else a free one) with ARGS; waits
 # for its "listening" line. Stopped at exit. The host key survives restarts.
+# TRELAY_WRAP (an array), if set, prefixes the command (e.g. setpriv); it
+# must exec, so that TRELAY_PID is the relay.
 start_test_relay() {
   local line
   [ -z "${TRELAY_PID:-}" ] || fatal "start_test_relay: already running"
@@ -141,7 +143,8 @@ start_test_relay() {
   TRELAY_LOG=$WORK/relay/relay.log
   touch "$TRELAY_EVENTS"
   TRELAY_MARK=$(file_size "$TRELAY_EVENTS")
-  PORTHOLE_LOG=${TRELAY_LOG_LEVEL:-info} "$TEST_RELAY" --table "$TRELAY_TABLE" \
+  PORTHOLE_LOG=${TRELAY_LOG_LEVEL:-info} ${TRELAY_WRAP[@]+"${TRELAY_WRAP[@]}"} \
+    "$TEST_RELAY" --table "$TRELAY_TABLE" \
     --host-key "$TRELAY_HOST_KEY" --port "${TRELAY_PORT:-0}" "$@" \
     </dev/null >>"$TRELAY_EVENTS" 2>>"$TRELAY_LOG" &
   TRELAY_PID=$!

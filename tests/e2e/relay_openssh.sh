@@ -10,10 +10,11 @@
 #     127.0.0.1 (python3 -m http.server);
 #   - 50 operator connections at once through the one device tunnel;
 #   - events: tunnel up, operator connect/disconnect with key fingerprint,
-#     bytes each way and duration.
+#     bytes each way and duration;
+#   - the relay runs as an unprivileged user (it needs no root).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_lib.sh"
-require_cmd ssh scp sftp curl cmp
+require_cmd ssh scp sftp curl cmp setpriv
 
 DEV_ID=3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f
 OP=op$UNIQ
@@ -31,7 +32,15 @@ TARGET_PORT=${SSHD_PORT[target]}
 
 rt_device "$DEV_ID" dev-7 "$(pub_path device)"
 rt_session s7 "$DEV_ID" "$PORT7" 3600 "$(pub_path alice)"
+# The relay runs unprivileged: its directory (table, host key) is its own.
+RLY=rly$UNIQ
+make_user "$RLY"
+chown -R "$RLY:" "$WORK/relay"
+TRELAY_WRAP=(setpriv --reuid="$RLY" --regid="$(id -g "$RLY")" --init-groups --no-new-privs)
 start_test_relay
+[ "$(stat -c %U "/proc/$TRELAY_PID")" = "$RLY" ] || fail "the relay does not run as $RLY"
+[ "$(stat -c '%U %a' "$TRELAY_HOST_KEY")" = "$RLY 600" ] ||
+  fail "host key: $(stat -c '%U %a' "$TRELAY_HOST_KEY"), want $RLY 600"
 operator_config alice
 operator_config device
 CFG=$WORK/ssh_config.alice
