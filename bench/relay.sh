@@ -304,7 +304,7 @@ t0=$EPOCHREALTIME
   --port-base 1024 >"$WORK/swarm.out" 2>"$WORK/swarm.err" &
 SWARM=$!
 at_exit bg_stop "$SWARM"
-swarm_ready() { grep -q '^ready' "$WORK/swarm.out"; }
+swarm_ready() { grep -q '^ready' "$WORK/swarm.out" 2>/dev/null; }
 wait_for 1800 swarm_ready || fatal "the tunnels did not open: $(tail -3 "$WORK/swarm.err")"
 t1=$EPOCHREALTIME
 read -r _ opened failed < <(grep '^ready' "$WORK/swarm.out")
@@ -329,13 +329,15 @@ put idle_cpu_pct "$(python3 -c "print('%.2f' % (($c1 - $c0) / $(getconf CLK_TCK)
 bg_stop "$SWARM"
 stop_test_relay
 
-# OpenSSH: the same tool against the sshd relay, user RU, ports 40000+.
+# OpenSSH: the same tool against the sshd relay, user RU, ports 61000+
+# (sshd really listens on them: above the ephemeral range, so that none is
+# the local port of one of the thousands of connections just made).
 before=$(_descendants "$OS_RELAY_PID" | sort)
 "$BENCH_TUNNELS" --port "$OS_RELAY_PORT" --key "$(key_path device)" --count "$OS_N" \
-  --port-base 40000 --user "$RU" >"$WORK/osswarm.out" 2>"$WORK/osswarm.err" &
+  --port-base 61000 --user "$RU" >"$WORK/osswarm.out" 2>"$WORK/osswarm.err" &
 OSSWARM=$!
 at_exit bg_stop "$OSSWARM"
-osswarm_ready() { grep -q '^ready' "$WORK/osswarm.out"; }
+osswarm_ready() { grep -q '^ready' "$WORK/osswarm.out" 2>/dev/null; }
 wait_for 600 osswarm_ready || fatal "OpenSSH tunnels did not open: $(tail -3 "$WORK/osswarm.err")"
 read -r _ os_opened os_failed < <(grep '^ready' "$WORK/osswarm.out")
 sleep 5

@@ -90,6 +90,7 @@ int Main(int argc, char** argv) {
   size_t failed = 0;
   for (size_t i = 0; i < count; ++i) {
     porthole::Status s = swarm.Open(i);
+    swarm.Poll();
     if (!s.ok()) {
       if (++failed <= 5) {
         std::fprintf(stderr, "porthole-bench-tunnels: %s\n",

@@ -30,7 +30,8 @@ int OnStop(socket_t, int, void* userdata) {
 
 class TunnelSwarm::Impl {
  public:
-  explicit Impl(SwarmConfig config) : cfg_(std::move(config)) {}
+  explicit Impl(SwarmConfig config)
+      : cfg_(std::move(config)), event_(ssh_event_new()) {}
   ~Impl() {
     if (event_ != nullptr) {
       for (auto& s : sessions_) ssh_event_remove_session(event_, s.get());
@@ -74,13 +75,18 @@ class TunnelSwarm::Impl {
       return fail("tcpip-forward");
     }
     ssh_set_blocking(s.get(), 0);
+    if (ssh_event_add_session(event_, s.get()) != SSH_OK) {
+      return fail("event");
+    }
     sessions_.push_back(std::move(s));
     return Status::Ok();
   }
 
+  void Poll() {
+    if (!sessions_.empty()) ssh_event_dopoll(event_, 0);
+  }
+
   size_t Run(int stop_fd) {
-    event_ = ssh_event_new();
-    for (auto& s : sessions_) ssh_event_add_session(event_, s.get());
     bool stop = false;
     ssh_event_add_fd(event_, stop_fd, POLLIN, &OnStop, &stop);
     while (!stop) ssh_event_dopoll(event_, 10000);
@@ -104,6 +110,7 @@ TunnelSwarm::TunnelSwarm(SwarmConfig config)
     : impl_(std::make_unique<Impl>(std::move(config))) {}
 TunnelSwarm::~TunnelSwarm() = default;
 Status TunnelSwarm::Open(size_t i) { return impl_->Open(i); }
+void TunnelSwarm::Poll() { impl_->Poll(); }
 size_t TunnelSwarm::size() const { return impl_->size(); }
 size_t TunnelSwarm::Run(int stop_fd) { return impl_->Run(stop_fd); }
 

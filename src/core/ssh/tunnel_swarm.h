@@ -38,6 +38,10 @@ class TunnelSwarm {
   // Opens tunnel number `i` (blocking: connect, authenticate, forward).
   // Errors name the step and libssh's reason.
   Status Open(size_t i);
+  // Answers what the open tunnels have received (keepalives), without
+  // waiting: call it between Open()s, or a relay's keepalive check cuts
+  // the tunnels opened first while the others are still being opened.
+  void Poll();
   size_t size() const;
   // Serves every open tunnel (keepalive answers) until `stop_fd` is
   // readable; returns how many were still connected then.
