@@ -178,6 +178,7 @@ os_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$P2") 2>/dev/null; }
 wait_for 30 os_listening || fatal "OpenSSH device tunnel: $(cat "$WORK/dev.os.out")"
 
 PH_DEST=(-J relay "$OP@dev-7")
+# shellcheck disable=SC2034 # used through ${side}_DEST
 OS_DEST=(-J osrelay -p "$P2" "$OP@127.0.0.1")
 for side in PH OS; do
   ref="${side}_DEST[@]"
@@ -340,6 +341,7 @@ at_exit bg_stop "$OSSWARM"
 osswarm_ready() { grep -q '^ready' "$WORK/osswarm.out" 2>/dev/null; }
 wait_for 600 osswarm_ready || fatal "OpenSSH tunnels did not open: $(tail -3 "$WORK/osswarm.err")"
 read -r _ os_opened os_failed < <(grep '^ready' "$WORK/osswarm.out")
+((os_failed == 0)) || say "warning: $os_failed OpenSSH tunnels failed: $(head -3 "$WORK/osswarm.err")"
 sleep 5
 python3 - "$OS_RELAY_PID" "$before" >>"$RESULTS" <<'PY'
 import os, sys

@@ -170,6 +170,7 @@ stop_test_relay() {
   if ! timeout 10 tail --pid="$TRELAY_PID" -f /dev/null 2>/dev/null; then
     kill -KILL "$TRELAY_PID" 2>/dev/null || true
   fi
+  # shellcheck disable=SC2034 # read by the scenarios
   TRELAY_RC=0
   wait "$TRELAY_PID" 2>/dev/null || TRELAY_RC=$?
   TRELAY_PID=
@@ -240,6 +241,7 @@ sys.exit(0 if sys.argv[1] in json.load(sys.stdin)["reason"] else 1)' "$text"; th
 # expect_event KIND TEXT SECONDS WHAT [FROM_BYTE]: wait_event or fail.
 # Sets EVENT to the line.
 expect_event() {
+  # shellcheck disable=SC2034 # read by the scenarios
   EVENT=$(wait_event "$1" "$2" "$3" "${5:-${TRELAY_MARK:-0}}") ||
     fail "$4: no '$1' event with '$2' within $3 s; events: $(tail -c +"$((${5:-${TRELAY_MARK:-0}} + 1))" "$TRELAY_EVENTS" | tail -5)"
 }
