@@ -170,8 +170,8 @@ stop_test_relay() {
   if ! timeout 10 tail --pid="$TRELAY_PID" -f /dev/null 2>/dev/null; then
     kill -KILL "$TRELAY_PID" 2>/dev/null || true
   fi
-  # shellcheck disable=SC2034 # read by the scenarios
   TRELAY_RC=0
+  # shellcheck disable=SC2034 # TRELAY_RC is read by the scenarios
   wait "$TRELAY_PID" 2>/dev/null || TRELAY_RC=$?
   TRELAY_PID=
 }
