@@ -42,6 +42,8 @@ constexpr int kReadRounds = 64;
 constexpr int kPumpRounds = 16;
 constexpr int kMaxEvents = 256;
 constexpr milliseconds kAcceptPause{100};
+constexpr milliseconds kLingerTime{1000};
+constexpr size_t kMaxLingering = 4096;
 
 constexpr uint64_t kListenerTag = 0;
 constexpr uint64_t kStopTag = 1;
@@ -342,6 +344,11 @@ class ForwardingServer::Impl {
   }
   void RequestClose(Conn& c, std::string reason);
   void FinishConnection(Conn& c);
+  // Sockets closed for writing after a DISCONNECT, read and discarded
+  // until the peer closes or kLingerTime passes.
+  void Linger(UniqueFd fd);
+  void ServiceLinger(uint64_t tag);
+  void ExpireLingers();
   bool SessionDown(const Conn& c) const;
   std::string SessionEndReason(const Conn& c) const;
   // libssh closes the socket itself when the connection breaks; the number
@@ -415,6 +422,11 @@ class ForwardingServer::Impl {
   std::vector<ConnectionId> closing_conns_;
   std::vector<BridgeId> closing_bridges_;
   std::vector<ConnectionId> touched_;
+  struct Lingering {
+    UniqueFd fd;
+    Steady::time_point until;
+  };
+  std::unordered_map<uint64_t, Lingering> lingers_;  // by epoll tag
 
   struct AtomicStats {
     std::atomic<uint64_t> connections_accepted{0}, connections_refused{0},
@@ -537,7 +549,7 @@ Status ForwardingServer::Impl::Run() {
       Reap();
       UpdateInterest();
     }
-    if (stopping_ && conns_.empty()) break;
+    if (stopping_ && conns_.empty() && lingers_.empty()) break;
 
     int n = epoll_wait(epoll_fd_.get(), events, kMaxEvents, PollTimeoutMs());
     if (n < 0) {
@@ -570,6 +582,7 @@ Status ForwardingServer::Impl::Run() {
     RunTimers();
     Reap();
     UpdateInterest();
+    if (!lingers_.empty()) ExpireLingers();
   }
   if (listener_registered_) {
     epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, opt_.listen_fd.get(), nullptr);
@@ -585,6 +598,7 @@ int ForwardingServer::Impl::PollTimeoutMs() const {
   Steady::time_point now = Steady::now();
   Steady::time_point deadline = Steady::time_point::max();
   if (!timers_.empty()) deadline = timers_.begin()->first;
+  for (const auto& [tag, l] : lingers_) deadline = std::min(deadline, l.until);
   if (wake_at_) deadline = std::min(deadline, *wake_at_);
   if (!listener_registered_ && !stopping_) {
     deadline = std::min(deadline, accept_paused_until_);
@@ -606,8 +620,43 @@ void ForwardingServer::Impl::HandleEvent(uint64_t tag, uint32_t) {
     return;
   }
   auto it = conns_.find(tag);
-  if (it == conns_.end()) return;
-  Service(*it->second);
+  if (it != conns_.end()) {
+    Service(*it->second);
+  } else if (lingers_.count(tag)) {
+    ServiceLinger(tag);
+  }
+}
+
+void ForwardingServer::Impl::Linger(UniqueFd fd) {
+  shutdown(fd.get(), SHUT_WR);     // FIN after the DISCONNECT
+  uint64_t tag = next_conn_id_++;  // ids and tags share one space
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = tag;
+  if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) return;
+  lingers_.emplace(tag, Lingering{std::move(fd), Steady::now() + kLingerTime});
+  ServiceLinger(tag);
+}
+
+void ForwardingServer::Impl::ServiceLinger(uint64_t tag) {
+  auto it = lingers_.find(tag);
+  char buf[16384];
+  for (int i = 0; i < 16; ++i) {
+    ssize_t n = recv(it->second.fd.get(), buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    break;  // the peer closed (or the connection broke): done
+  }
+  // 16 full reads: a peer still sending is not worth waiting for.
+  lingers_.erase(it);  // closing also leaves the epoll set
+}
+
+void ForwardingServer::Impl::ExpireLingers() {
+  Steady::time_point now = Steady::now();
+  for (auto it = lingers_.begin(); it != lingers_.end();) {
+    it = it->second.until <= now ? lingers_.erase(it) : std::next(it);
+  }
 }
 
 void ForwardingServer::Impl::AcceptAll() {
@@ -993,15 +1042,25 @@ void ForwardingServer::Impl::FinishConnection(Conn& c) {
   ssh_event_remove_session(c.event, s);
   ssh_event_free(c.event);
   c.event = nullptr;
+  UniqueFd linger;
   if (!SessionDown(c)) {
     ssh_session_set_disconnect_message(s, c.close_reason.c_str());
     // libssh 0.10 writes only after poll said the socket is writable since
     // its previous write; what is still queued now is abandoned (the drain
     // timed out), and the DISCONNECT goes out if the socket takes it.
     ssh_set_fd_towrite(s);
+    // ssh_disconnect() closes the socket at once. Closed with bytes from
+    // the peer unread (a channel close crossing ours, a keepalive answer),
+    // the kernel would answer with a reset, and a peer that is reset may
+    // never read the DISCONNECT; so a copy of the socket stays open,
+    // half-closed, until the peer closes too (Linger()).
+    if (FdOpen(c) && lingers_.size() < kMaxLingering) {
+      linger = UniqueFd(fcntl(c.fd, F_DUPFD_CLOEXEC, 0));
+    }
   }
   ssh_disconnect(s);
   c.session.reset();
+  if (linger.valid()) Linger(std::move(linger));
   auto src = per_source_.find(c.info.peer_address);
   if (src != per_source_.end() && --src->second == 0) per_source_.erase(src);
   stats_.connections_open--;
@@ -1180,40 +1239,48 @@ bool ForwardingServer::Impl::HandleDirectTcpip(Conn& c, ssh_message msg) {
   Touch(c);
   Result<BridgeTarget> target = delegate_->OnDirectTcpip(c.info, req);
   if (!target.ok()) return false;
+  // Accepted by the delegate: from here on every way out tells it through
+  // OnBridgeClosed().
+  auto refuse = [&](std::string why, bool answered) {
+    BridgeInfo info;
+    info.id = req.bridge;
+    info.from = c.info.id;
+    info.to = target->connection;
+    info.request = req;
+    info.target = *target;
+    info.opened_at = Steady::now();
+    BridgeEnd end;
+    end.reason = std::move(why);
+    delegate_->OnBridgeClosed(info, end);
+    return answered;
+  };
   auto tit = conns_.find(target->connection);
-  std::string refusal;
   if (tit == conns_.end() || tit->second->state != ConnState::kAuthenticated ||
       tit->second->close_requested || tit->second.get() == &c) {
-    refusal = "direct-tcpip to " + Printable(req.host) + ":" +
-              std::to_string(req.port) + ": the target connection is gone";
-  } else if (c.bridges.size() >= opt_.max_channels_per_connection) {
-    refusal = "direct-tcpip: already " +
-              std::to_string(opt_.max_channels_per_connection) +
-              " channels on this connection";
-  } else if (tit->second->bridges.size() >= opt_.max_channels_per_connection) {
-    refusal = "direct-tcpip to " + Printable(req.host) + ":" +
-              std::to_string(req.port) + ": the target has " +
-              std::to_string(opt_.max_channels_per_connection) +
-              " channels open";
+    return refuse("the target connection is gone", false);
   }
-  if (!refusal.empty()) {
-    Refused(c, refusal);
-    return false;
+  if (c.bridges.size() >= opt_.max_channels_per_connection) {
+    return refuse("already " +
+                      std::to_string(opt_.max_channels_per_connection) +
+                      " channels on this connection",
+                  false);
+  }
+  if (tit->second->bridges.size() >= opt_.max_channels_per_connection) {
+    return refuse("the target has " +
+                      std::to_string(opt_.max_channels_per_connection) +
+                      " channels open",
+                  false);
   }
   Conn& t = *tit->second;
   ssh_channel to_channel = ssh_channel_new(t.session.get());
-  if (to_channel == nullptr) {
-    Refused(c, "direct-tcpip: out of memory");
-    return false;
-  }
+  if (to_channel == nullptr) return refuse("out of memory", false);
   ssh_channel from_channel = ssh_message_channel_request_open_reply_accept(msg);
   if (from_channel == nullptr) {
     ssh_channel_free(to_channel);
-    spdlog::info(
-        "forwarding server: connection #{}: accepting a channel "
-        "failed: {}",
-        c.info.id, ssh_get_error(c.session.get()));
-    return true;  // libssh answered (or the connection is broken)
+    // libssh answered (or the connection is broken).
+    return refuse("accepting the channel failed: " +
+                      std::string(ssh_get_error(c.session.get())),
+                  true);
   }
   auto owned = std::make_unique<Bridge>(opt_.buffer_per_direction);
   Bridge& b = *owned;

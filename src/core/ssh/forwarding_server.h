@@ -76,7 +76,9 @@
 // connection gets SSH_MSG_DISCONNECT (reason 11, by application) with the
 // given text after at most disconnect_flush of waiting for output already
 // queued to drain (a peer that does not read loses the message, not the
-// cut). Called from OnWake() or OnTimer(), both take effect before the loop
+// cut). The socket is then half-closed and read until the peer closes it
+// (at most 1 s), so that bytes the peer sent meanwhile do not make the
+// kernel reset the connection before the peer has read the message. Called from OnWake() or OnTimer(), both take effect before the loop
 // next waits.
 //
 // Threading: Run() runs the whole server on the calling thread (epoll;
@@ -207,7 +209,10 @@ class ForwardingDelegate {
                                              const DirectTcpipRequest& r) = 0;
   // The target confirmed its channel: bytes flow.
   virtual void OnBridgeOpen(const BridgeInfo& b) = 0;
-  // Exactly once for every bridge OnDirectTcpip accepted.
+  // Exactly once for every direct-tcpip OnDirectTcpip accepted, also when
+  // the server then refuses it itself (the target connection is gone, a
+  // channel limit: end.target_opened false, end.reason says why; the
+  // operator gets OPEN_FAILURE).
   virtual void OnBridgeClosed(const BridgeInfo& b, const BridgeEnd& end) = 0;
 
   // Something the server refused by itself on `c` ("session channel",

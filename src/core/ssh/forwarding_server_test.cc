@@ -504,6 +504,44 @@ TEST_F(ForwardingServerTest, RefusesSessionsAndForwardsTheDelegateRefuses) {
       << r->err;
 }
 
+TEST_F(ForwardingServerTest, ChannelLimitOfTheTargetIsReportedAsABridgeEnd) {
+  options_.max_channels_per_connection = 2;
+  StartServer();
+  auto echo = TcpTestServer::Start(TcpTestServer::Mode::kEcho);
+  ChildProcess device = StartDevice(echo->port());
+  ASSERT_TRUE(WaitForForward());
+  // Two operators hold a channel each (their stdin stays open).
+  std::vector<UniqueFd> keep;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 2; ++i) {
+    int fds[2];
+    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    keep.emplace_back(fds[1]);
+    UniqueFd in(fds[0]);
+    auto pid = SpawnProcess(
+        SshArgv(port_, operator_.path, {"-W", "device:7000", "op@127.0.0.1"}),
+        SpawnOptions{.stdin_fd = in.get()});
+    ASSERT_TRUE(pid.ok());
+    pids.push_back(*pid);
+  }
+  ASSERT_TRUE(delegate_.WaitFor([&] { return delegate_.opened.size() == 2; }));
+  RunResult third = Operator("x");
+  EXPECT_EQ(third.out, "");
+  ASSERT_TRUE(
+      delegate_.WaitFor([&] { return !delegate_.bridge_ends.empty(); }));
+  EXPECT_FALSE(delegate_.bridge_ends[0].second.target_opened);
+  EXPECT_EQ(delegate_.bridge_ends[0].second.reason,
+            "the target has 2 channels open");
+  keep.clear();  // EOF: the two channels end
+  for (pid_t pid : pids) {
+    int status = 0;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  }
+  ASSERT_TRUE(
+      delegate_.WaitFor([&] { return delegate_.bridge_ends.size() == 3; }));
+  EXPECT_EQ(server_->stats().bridges_open, 0u);
+}
+
 TEST_F(ForwardingServerTest, StopDisconnectsEveryConnection) {
   StartServer();
   auto echo = TcpTestServer::Start(TcpTestServer::Mode::kEcho);
