@@ -12,6 +12,7 @@ rm -rf "$req" "$tgt"
 mkdir -p "$req" "$tgt"
 
 # seed NAME STEP LIMIT TEXT (TEXT in printf format)
+# shellcheck disable=SC2059 # TEXT is a printf format on purpose (escapes)
 seed() {
   { printf "\\$(printf '%03o' "$2")\\$(printf '%03o' "$3")"; printf "$4"; } >"$req/$1"
 }

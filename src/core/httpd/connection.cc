@@ -81,7 +81,13 @@ bool Exchange::Cancel() {
     cancelled_ = true;
     fn = std::move(on_cancel_);
   }
-  if (fn) fn();
+  if (fn) {
+    try {
+      fn();
+    } catch (const std::exception& e) {  // not to leave Close() half done
+      spdlog::error("httpd: an OnCancel callback threw: {}", e.what());
+    }
+  }
   return true;
 }
 

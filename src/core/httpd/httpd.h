@@ -149,6 +149,10 @@ using Handler = std::function<void(Request&& request, Responder responder)>;
 // The largest request body accepted for a request, decided from its method
 // and decoded path once the header is read; larger bodies are 413. Called
 // on an I/O thread; must be cheap and not block.
+//
+// Callbacks (BodyLimit, OnCancel, RunAfter and Post functions) should not
+// throw; one that does is logged and the server goes on (a request being
+// read when a BodyLimit threw ends in 408).
 using BodyLimit =
     std::function<size_t(std::string_view method, std::string_view path)>;
 

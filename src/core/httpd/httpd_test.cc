@@ -473,6 +473,26 @@ TEST_F(HttpsServerTest, DroppedResponderAnswers500) {
   EXPECT_EQ(Get(*curl, "/fine"), 200);
 }
 
+TEST_F(HttpsServerTest, ThrowingCallbacksAreLoggedAndTheServerGoesOn) {
+  HttpsServer::Options o = DeviceOptions();
+  o.header_timeout = milliseconds(300);
+  o.body_limit = [](std::string_view, std::string_view path) -> size_t {
+    if (path == "/boom") throw std::runtime_error("no limit for you");
+    return 1024;
+  };
+  Start(o);
+  server_->Post([] { throw std::runtime_error("posted"); });
+  EXPECT_TRUE(
+      WaitFor([&] { return sink_->Count("a callback threw: posted"); }));
+  auto client = Raw();
+  ASSERT_TRUE(client->Send("GET /boom HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  auto r = client->ReadResponse();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->status, 408);
+  EXPECT_EQ(sink_->Count("a callback threw: no limit for you"), 1u);
+  EXPECT_EQ(Get(*Curl(), "/fine"), 200);
+}
+
 TEST_F(HttpsServerTest, PipelinedRequestsAnsweredInOrder) {
   Start(DeviceOptions());
   auto client = Raw();

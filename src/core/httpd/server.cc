@@ -102,7 +102,16 @@ class HttpsServer::Impl {
       w->thread = std::thread([this, w, name] {
         pthread_setname_np(pthread_self(), name.c_str());
         current_server = this;
-        w->ioc.run();
+        for (;;) {
+          try {
+            w->ioc.run();
+            return;
+          } catch (const std::exception& e) {
+            // A Post/RunAfter function or a BodyLimit threw: log, go on.
+            spdlog::error("{}: a callback threw: {}", core_->options.name,
+                          e.what());
+          }
+        }
       });
     }
   }
