@@ -47,7 +47,9 @@ std::string UrlEncode(std::string_view text) {
 
 OperatorApi::OperatorApi(std::unique_ptr<http::HttpClient> http,
                          std::string base, std::string token)
-    : http_(std::move(http)), base_(std::move(base)), token_(std::move(token)) {}
+    : http_(std::move(http)),
+      base_(std::move(base)),
+      token_(std::move(token)) {}
 
 Result<OperatorApi> OperatorApi::FromConfig(const OperatorConfig& config) {
   http::TlsClientConfig tls;
@@ -158,8 +160,8 @@ Result<ApiResponse> OperatorApi::Delete(const std::string& path) {
 }
 
 Result<std::vector<Device>> OperatorApi::ListDevices(bool all, Json* raw) {
-  PH_ASSIGN_OR_RETURN(ApiResponse r,
-                      Get(std::string("/api/v1/devices") + (all ? "?all=1" : "")));
+  PH_ASSIGN_OR_RETURN(ApiResponse r, Get(std::string("/api/v1/devices") +
+                                         (all ? "?all=1" : "")));
   if (raw != nullptr) *raw = r.body;
   return ParseDeviceList(r.body);
 }
@@ -170,8 +172,7 @@ Result<Device> OperatorApi::GetDevice(const std::string& device) {
 }
 
 Result<Session> OperatorApi::GetSession(const std::string& id) {
-  return Typed<Session>(Get("/api/v1/sessions/" + UrlEncode(id)),
-                        ParseSession);
+  return Typed<Session>(Get("/api/v1/sessions/" + UrlEncode(id)), ParseSession);
 }
 
 Result<Session> OperatorApi::WaitSession(const std::string& id,

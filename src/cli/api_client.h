@@ -29,9 +29,9 @@ namespace porthole::cli {
 
 struct ApiResponse {
   long status = 0;
-  Json body;         // null when the body is not JSON
-  std::string raw;   // the body as received
-  std::string etag;  // ETag without quotes, "" when absent
+  Json body;                      // null when the body is not JSON
+  std::string raw;                // the body as received
+  std::string etag;               // ETag without quotes, "" when absent
   std::optional<ApiError> error;  // for 4xx/5xx with an error body
 };
 
@@ -53,16 +53,16 @@ class OperatorApi {
 
   // `path` starts with "/api/v1/"; `body` is sent for POST (JSON, or
   // `raw_body` when set). `timeout` overrides the client's 30 s.
-  Result<ApiResponse> Call(const std::string& method, const std::string& path,
-                           const std::optional<Json>& body = std::nullopt,
-                           std::optional<std::chrono::milliseconds> timeout =
-                               std::nullopt,
-                           const std::string* raw_body = nullptr);
+  Result<ApiResponse> Call(
+      const std::string& method, const std::string& path,
+      const std::optional<Json>& body = std::nullopt,
+      std::optional<std::chrono::milliseconds> timeout = std::nullopt,
+      const std::string* raw_body = nullptr);
 
   // Call() that turns every non-2xx answer into the Status above.
-  Result<ApiResponse> Get(const std::string& path,
-                          std::optional<std::chrono::milliseconds> timeout =
-                              std::nullopt);
+  Result<ApiResponse> Get(
+      const std::string& path,
+      std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   Result<ApiResponse> Post(const std::string& path, const Json& body);
   Result<ApiResponse> PostRaw(const std::string& path, const std::string& body);
   Result<ApiResponse> Delete(const std::string& path);

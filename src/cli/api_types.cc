@@ -49,7 +49,8 @@ class Reader {
     if (v == nullptr || v->is_null()) return Status::Ok();
     if (v->is_number_unsigned()) {
       uint64_t u = v->get<uint64_t>();
-      if (u > static_cast<uint64_t>(INT64_MAX)) return MustBe(key, "an integer");
+      if (u > static_cast<uint64_t>(INT64_MAX))
+        return MustBe(key, "an integer");
       *out = static_cast<int64_t>(u);
       return Status::Ok();
     }

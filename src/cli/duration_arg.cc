@@ -44,12 +44,13 @@ Result<std::chrono::seconds> ParseDurationArg(std::string_view text,
       ++i;
     }
     if (i == start) {
-      return bad("expected a number at '" + std::string(text.substr(i)) +
-                 "'" + std::string(kHint));
+      return bad("expected a number at '" + std::string(text.substr(i)) + "'" +
+                 std::string(kHint));
     }
     if (i == text.size()) {
-      if (start != 0) return bad("missing unit after " + std::to_string(n) +
-                                 std::string(kHint));
+      if (start != 0)
+        return bad("missing unit after " + std::to_string(n) +
+                   std::string(kHint));
       total = n;  // a bare number of seconds
       break;
     }

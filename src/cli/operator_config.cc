@@ -33,6 +33,8 @@ Result<std::string> XdgDir(const char* var, const char* fallback) {
   return home + "/" + fallback + "/porthole";
 }
 
+}  // namespace
+
 Status CheckToken(const std::string& token) {
   if (token.empty()) return Status::InvalidArgument("empty token");
   if (token.size() > kMaxTokenBytes) {
@@ -47,8 +49,6 @@ Status CheckToken(const std::string& token) {
   }
   return Status::Ok();
 }
-
-}  // namespace
 
 Result<std::string> HomeDir() {
   const char* home = std::getenv("HOME");
@@ -123,9 +123,9 @@ std::string FormatOperatorConfig(const OperatorConfig& c) {
   return "# porthole operator login (porthole login); holds a secret: keep "
          "0600\n"
          "server = " +
-         config::TomlQuote(c.server) + "\ntoken = " +
-         config::TomlQuote(c.token) + "\nca = " + config::TomlQuote(c.ca_pem) +
-         "\n";
+         config::TomlQuote(c.server) +
+         "\ntoken = " + config::TomlQuote(c.token) +
+         "\nca = " + config::TomlQuote(c.ca_pem) + "\n";
 }
 
 Result<OperatorConfig> LoadOperatorConfig(const std::string& path) {
@@ -156,9 +156,9 @@ Result<OperatorConfig> LoadOperatorConfig(const std::string& path) {
                                     ", not by you; refusing it");
   }
   if ((st.st_mode & 077) != 0) {
-    return Status::PermissionDenied(
-        path + ": mode " + Octal(st.st_mode) +
-        " lets others read the token; chmod 600 " + path);
+    return Status::PermissionDenied(path + ": mode " + Octal(st.st_mode) +
+                                    " lets others read the token; chmod 600 " +
+                                    path);
   }
   // Read through the checked descriptor, not the path again.
   PH_ASSIGN_OR_RETURN(std::string text,

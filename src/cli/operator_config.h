@@ -31,8 +31,8 @@ struct OperatorConfig {
   std::string token;   // printable ASCII, no spaces
   std::string ca_pem;  // one or more PEM certificates: the only trust anchor
 
-  friend bool operator==(const OperatorConfig&, const OperatorConfig&) =
-      default;
+  friend bool operator==(const OperatorConfig&,
+                         const OperatorConfig&) = default;
 };
 
 // The user's home: $HOME when set and absolute, else the password
@@ -50,6 +50,10 @@ Result<std::string> OperatorConfigPath();
 // path prefix; no user information, query or fragment. The trailing '/' is
 // dropped. kInvalidArgument quoting the text.
 Result<std::string> NormalizeServerUrl(std::string_view text);
+
+// A bearer token: 1..4096 printable ASCII characters without spaces (it
+// goes into an HTTP header). kInvalidArgument otherwise.
+Status CheckToken(const std::string& token);
 
 // Parses the file's text; `source` names it in messages. Every key is
 // required; unknown keys, a bad URL, a token with spaces or control

@@ -21,10 +21,9 @@ namespace {
 const std::string& CaPem() {
   static const std::string* pem = [] {
     static TempDir dir;
-    auto r = RunProcess({"bash",
-                         std::string(PORTHOLE_SOURCE_DIR) +
-                             "/tests/tools/mkcerts.sh",
-                         dir.path()});
+    auto r = RunProcess(
+        {"bash", std::string(PORTHOLE_SOURCE_DIR) + "/tests/tools/mkcerts.sh",
+         dir.path()});
     if (!r.ok() || !r->success()) std::abort();
     return new std::string(ReadFile(dir.Join("ca.crt"), 1 << 20).value());
   }();
@@ -141,7 +140,8 @@ TEST(OperatorConfigTest, ParseErrorsNameTheKey) {
       {"server = \"https://h/?x=1\"\ntoken = \"t\"\nca = " + ca + "\n",
        "f.toml:1: key 'server': server URL 'https://h/?x=1': must not have a "
        "query or fragment"},
-      {"server = \"https://h\"\ntoken = \"t\\r\\nX-Evil: 1\"\nca = " + ca + "\n",
+      {"server = \"https://h\"\ntoken = \"t\\r\\nX-Evil: 1\"\nca = " + ca +
+           "\n",
        "f.toml:2: key 'token': token contains a space, control or non-ASCII "
        "character"},
       {"server = \"https://h\"\ntoken = \"\"\nca = " + ca + "\n",
@@ -193,7 +193,8 @@ TEST(PemTest, Bundles) {
   auto one = SplitPemCertificates(CaPem());
   ASSERT_TRUE(one.ok()) << one.status().message();
   EXPECT_EQ(one->size(), 1u);
-  auto two = SplitPemCertificates("subject=x\n" + CaPem() + "\n# c\n" + CaPem());
+  auto two =
+      SplitPemCertificates("subject=x\n" + CaPem() + "\n# c\n" + CaPem());
   ASSERT_TRUE(two.ok());
   EXPECT_EQ(two->size(), 2u);
   EXPECT_EQ(SplitPemCertificates("-----BEGIN PRIVATE KEY-----\nAA==\n-----END "
@@ -217,9 +218,9 @@ TEST(PemTest, PinForms) {
   for (int i = 0; i < 32; ++i) want += "ab";
   EXPECT_EQ(*NormalizeSha256Pin(colons), want);
   EXPECT_EQ(*NormalizeSha256Pin("sha256 Fingerprint=" + colons), want);
-  for (std::string bad : {std::string(63, 'a'), std::string(65, 'a'),
-                          std::string(64, 'g'), colons.substr(1),
-                          "ab:" + std::string(62, 'a'), std::string("")}) {
+  for (std::string bad :
+       {std::string(63, 'a'), std::string(65, 'a'), std::string(64, 'g'),
+        colons.substr(1), "ab:" + std::string(62, 'a'), std::string("")}) {
     auto r = NormalizeSha256Pin(bad);
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
   }

@@ -19,8 +19,7 @@ Result<std::vector<std::string>> SplitPemCertificates(std::string_view text) {
   size_t pos = 0;
   while ((pos = text.find(kBegin, pos)) != std::string_view::npos) {
     if (out.size() == kMaxBlocks) {
-      return Status::InvalidArgument("more than " +
-                                     std::to_string(kMaxBlocks) +
+      return Status::InvalidArgument("more than " + std::to_string(kMaxBlocks) +
                                      " PEM blocks");
     }
     size_t label_end = text.find("-----", pos + kBegin.size());
@@ -30,15 +29,15 @@ Result<std::vector<std::string>> SplitPemCertificates(std::string_view text) {
     std::string_view label =
         text.substr(pos + kBegin.size(), label_end - pos - kBegin.size());
     if (label != "CERTIFICATE") {
-      return Status::InvalidArgument("PEM block " + std::to_string(out.size() + 1) +
+      return Status::InvalidArgument("PEM block " +
+                                     std::to_string(out.size() + 1) +
                                      " is not a CERTIFICATE");
     }
     std::string end_marker = std::string(kEnd) + "CERTIFICATE-----";
     size_t end = text.find(end_marker, label_end);
     if (end == std::string_view::npos) {
-      return Status::InvalidArgument("PEM block " +
-                                     std::to_string(out.size() + 1) +
-                                     " has no END line");
+      return Status::InvalidArgument(
+          "PEM block " + std::to_string(out.size() + 1) + " has no END line");
     }
     end += end_marker.size();
     auto der = crypto::PemDecode(text.substr(pos, end - pos), "CERTIFICATE");
@@ -48,9 +47,8 @@ Result<std::vector<std::string>> SplitPemCertificates(std::string_view text) {
                                      der.status().message());
     }
     if (der->empty()) {
-      return Status::InvalidArgument("PEM block " +
-                                     std::to_string(out.size() + 1) +
-                                     " is empty");
+      return Status::InvalidArgument(
+          "PEM block " + std::to_string(out.size() + 1) + " is empty");
     }
     out.push_back(std::move(*der));
     pos = end;

@@ -119,10 +119,9 @@ std::string RelativeTime(SystemTime t, SystemTime now) {
   if (s < 1) return "now";
   std::string text;
   int parts = 0;
-  for (auto [unit, size] : {std::pair{'d', int64_t{86400}},
-                            std::pair{'h', int64_t{3600}},
-                            std::pair{'m', int64_t{60}},
-                            std::pair{'s', int64_t{1}}}) {
+  for (auto [unit, size] :
+       {std::pair{'d', int64_t{86400}}, std::pair{'h', int64_t{3600}},
+        std::pair{'m', int64_t{60}}, std::pair{'s', int64_t{1}}}) {
     if (parts == 2) break;
     if (s >= size) {
       text += std::to_string(s / size) + unit;

@@ -42,8 +42,7 @@ std::string RelativeTime(SystemTime t, SystemTime now);
 
 // An RFC 3339 time from the server shown relative to `now`; "-" for an
 // absent one; the text itself (Printable) when it does not parse.
-std::string ShowTime(const std::optional<std::string>& rfc3339,
-                     SystemTime now);
+std::string ShowTime(const std::optional<std::string>& rfc3339, SystemTime now);
 
 // "key: value" lines with the keys padded to the longest, for `show`.
 std::string KeyValueLines(

@@ -39,11 +39,13 @@ TEST(PrintableTest, Cases) {
       {"plain", "plain"},
       {"tab\there", "tab?here"},
       {"\x1b]0;title\x07", "?]0;title?"},
-      {"\xc2\x9b" "31m", "?31m"},                // C1 CSI
-      {"\xff\xfe", "??"},                        // not UTF-8
-      {"\xe0\x80\xaf", "???"},                   // overlong
-      {"\xed\xa0\x80", "???"},                   // surrogate
-      {"\xf4\x90\x80\x80", "????"},              // above U+10FFFF
+      {"\xc2\x9b"
+       "31m",
+       "?31m"},                      // C1 CSI
+      {"\xff\xfe", "??"},            // not UTF-8
+      {"\xe0\x80\xaf", "???"},       // overlong
+      {"\xed\xa0\x80", "???"},       // surrogate
+      {"\xf4\x90\x80\x80", "????"},  // above U+10FFFF
       {"caf\xc3\xa9 \xf0\x9f\x9a\xa2", "caf\xc3\xa9 \xf0\x9f\x9a\xa2"},
       {"trunc\xe2\x82", "trunc??"},
       {std::string("nul\0x", 5), "nul?x"},
