@@ -186,9 +186,9 @@ TEST(FormatTest, DevicesTable) {
   idle.tunnel_up = false;
   idle.last_seen_at.reset();
   EXPECT_EQ(DevicesTable({d, idle}, Now(), false),
-            "NAME        ID                                    LAST SEEN  "
+            "NAME         ID                                    LAST SEEN  "
             "SESSION  TUNNEL\n"
-            "dev-7       6f1c0b8e-2a47-4b3e-9d0c-3f3b1c2d4e5f  30s ago    s-1 "
+            "dev-7        6f1c0b8e-2a47-4b3e-9d0c-3f3b1c2d4e5f  30s ago    s-1 "
             "     up\n"
             "gw-?[31mred  6f1c0b8e-2a47-4b3e-9d0c-3f3b1c2d4e5f  -          -  "
             "      -\n");
@@ -202,10 +202,10 @@ TEST(FormatTest, SessionsTableAndDetails) {
   closed.id = "s-3";
   closed.ended_at = "2026-12-04T09:30:00Z";
   EXPECT_EQ(SessionsTable({live, waiting, closed}, Now()),
-            "ID   DEVICE  STATE   TUNNEL   EXPIRES           OPENED BY  KEYS\n"
-            "s-1  dev-7   open    up       in 1h             alice      1\n"
-            "s-2  dev-7   open    waiting  in 1h             alice      1\n"
-            "s-3  dev-7   closed  -        ended 30m ago     alice      1\n");
+            "ID   DEVICE  STATE   TUNNEL   EXPIRES        OPENED BY  KEYS\n"
+            "s-1  dev-7   open    up       in 1h          alice      1\n"
+            "s-2  dev-7   open    waiting  in 1h          alice      1\n"
+            "s-3  dev-7   closed  -        ended 30m ago  alice      1\n");
   std::string details = SessionDetails(live, Now());
   EXPECT_NE(details.find("operator key: SHA256:"), std::string::npos)
       << details;

@@ -1,6 +1,7 @@
 // A scripted HttpClient for tests of the operator API callers: answers are
-// queued per "METHOD URL-PATH" (query included), each used once (the last
-// one repeats); every request is recorded. Tests only.
+// queued per "METHOD URL-PATH" (query included; without an exact match, the
+// path without its query), each used once (the last one repeats); every
+// request is recorded. Tests only.
 #ifndef PORTHOLE_CLI_FAKE_HTTP_FOR_TEST_H_
 #define PORTHOLE_CLI_FAKE_HTTP_FOR_TEST_H_
 
@@ -31,6 +32,9 @@ class FakeHttp : public http::HttpClient {
     script_->requests.push_back(r);
     std::string path = r.url.substr(std::string(kFakeBase).size());
     auto it = script_->answers.find(r.method + " " + path);
+    if (it == script_->answers.end()) {
+      it = script_->answers.find(r.method + " " + path.substr(0, path.find('?')));
+    }
     if (it == script_->answers.end() || it->second.empty()) {
       return http::HttpResponse{404, R"({"code":"not_found","description":"no script for )" +
                                          r.method + " " + path + "\"}",

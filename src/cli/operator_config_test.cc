@@ -104,13 +104,12 @@ TEST(OperatorConfigTest, HostileFilesAreRefused) {
             real + ": mode 0640 lets others read the token; chmod 600 " + real);
   ASSERT_EQ(chmod(real.c_str(), 0600), 0);
 
-  if (geteuid() == 0) {
-    ASSERT_EQ(chown(real.c_str(), 4321, 4321), 0);
-    r = LoadOperatorConfig(real);
-    EXPECT_EQ(r.status().message(),
-              real + ": owned by uid 4321, not by you; refusing it");
-    ASSERT_EQ(chown(real.c_str(), 0, 0), 0);
-  }
+  ASSERT_EQ(geteuid(), 0u) << "this test needs root (chown)";
+  ASSERT_EQ(chown(real.c_str(), 4321, 4321), 0);
+  r = LoadOperatorConfig(real);
+  EXPECT_EQ(r.status().message(),
+            real + ": owned by uid 4321, not by you; refusing it");
+  ASSERT_EQ(chown(real.c_str(), 0, 0), 0);
 
   std::string dir = tmp.Join("dir.toml");
   ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);

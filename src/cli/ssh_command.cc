@@ -121,8 +121,8 @@ Result<std::vector<std::string>> RelayHopArgv(const RelayHop& hop) {
   PH_ASSIGN_OR_RETURN(std::string kh,
                       SshPath(hop.relay_known_hosts, "relay known_hosts file"));
   return std::vector<std::string>{hop.ssh_program,
-                                  "-i",
-                                  key,
+                                  "-o",
+                                  "IdentityFile=" + key,
                                   "-o",
                                   "IdentitiesOnly=yes",
                                   "-o",
@@ -187,10 +187,6 @@ Result<std::vector<std::string>> ConnectArgv(
   std::vector<std::string> argv = {ssh_program};
   for (const auto& [name, value] : options) {
     if (name == "Port") continue;  // -p below
-    if (name == "IdentityFile") {
-      argv.insert(argv.end(), {"-i", value});
-      continue;
-    }
     argv.insert(argv.end(), {"-o", name + "=" + value});
   }
   if (!device.login_user.empty()) {

@@ -18,7 +18,9 @@
 // inside it, read again by the inner ssh, doubled twice); every path given
 // to ssh must be absolute and free of whitespace, quotes, backslashes, '$'
 // and control characters, and is refused otherwise with a line naming it;
-// device names must match DeviceNameIsValid(). No shell of porthole's own
+// device names must match DeviceNameIsValid(). Keys go in as
+// -o IdentityFile=, not -i: ssh stat()s an -i path before expanding '%%',
+// so a path with a '%' could not work as -i. No shell of porthole's own
 // ever sees any of it (argv vectors only).
 #ifndef PORTHOLE_CLI_SSH_COMMAND_H_
 #define PORTHOLE_CLI_SSH_COMMAND_H_
@@ -70,7 +72,7 @@ struct RelayHop {
 
 // The inner ssh's argument vector, as the ProxyCommand's shell will hand it
 // over (paths with '%' doubled once, for the inner ssh):
-//   ssh -i KEY -o IdentitiesOnly=yes -o IdentityAgent=none
+//   ssh -o IdentityFile=KEY -o IdentitiesOnly=yes -o IdentityAgent=none
 //       -o UserKnownHostsFile=KH -o GlobalKnownHostsFile=/dev/null
 //       -o StrictHostKeyChecking=yes -o BatchMode=yes
 //       -W NAME:22 -p PORT -- porthole@HOST
@@ -97,7 +99,8 @@ Result<std::vector<std::pair<std::string, std::string>>> DeviceSshOptions(
 // `porthole connect`'s ssh command line:
 //   ssh -o ProxyCommand=... -o HostKeyAlias=porthole-NAME
 //       -o UserKnownHostsFile=KH -o StrictHostKeyChecking=yes|accept-new
-//       -o HashKnownHosts=no [-i KEY [-o IdentitiesOnly=yes]] [-l USER]
+//       -o HashKnownHosts=no [-o IdentityFile=KEY [-o IdentitiesOnly=yes]]
+//       [-l USER]
 //       -p 22 NAME [EXTRA...]
 // porthole's options come first, so they win over the same options in
 // EXTRA (ssh takes the first value of an option); EXTRA follows the
