@@ -12,7 +12,9 @@ namespace porthole::cli {
 namespace {
 
 constexpr char kEdKey[] =
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPp6T7ZEBsNvVYBzrb/XyD8eDqhrFjWgDvtKwZEvuIE1 alice";
+    "ssh-ed25519 "
+    "AAAAC3NzaC1lZDI1NTE5AAAAIPp6T7ZEBsNvVYBzrb/XyD8eDqhrFjWgDvtKwZEvuIE1 "
+    "alice";
 
 Json J(const std::string& text) { return tuf::ParseJson(text).value(); }
 
@@ -33,10 +35,12 @@ std::string SessionJson(const std::string& state = "open",
          std::string(kEdKey) + R"("], "relay_keys": [],
     "reverse_port": 41022, "opened_by": "alice",
     "created_at": "2026-12-04T09:00:00Z", "expires_at": "2026-12-04T11:00:00Z",
-    "state": ")" + state +
+    "state": ")" +
+         state +
          R"(", "ended_at": null, "end_reason": "",
     "tunnel_up": )" +
-         (tunnel_up ? "true" : "false") + R"(, "tunnel_changed_at": "2026-12-04T09:01:00Z",
+         (tunnel_up ? "true" : "false") +
+         R"(, "tunnel_changed_at": "2026-12-04T09:01:00Z",
     "relay": {"host": "relay.example.com", "port": 2222,
               "host_key": ")" +
          kEdKey + R"("}})";
@@ -84,7 +88,8 @@ TEST(ApiTypesTest, HostileOrWrongJsonIsNamed) {
       "relay": {"host": "h", "port": 70000, "host_key": "k"}})"));
   EXPECT_EQ(s.status().message(),
             "session: relay: member 'port' must be a port 1..65535");
-  auto list = ParseDeviceList(J(R"({"devices": [{"id": "a", "name": "b"}, 7]})"));
+  auto list =
+      ParseDeviceList(J(R"({"devices": [{"id": "a", "name": "b"}, 7]})"));
   EXPECT_EQ(list.status().message(), "devices[1]: device: not a JSON object");
   EXPECT_EQ(ParseSessionList(J("{}")).status().message(),
             "sessions list: missing member 'sessions'");
@@ -101,11 +106,13 @@ TEST(ApiTypesTest, CommandResultErrorForms) {
       "result": {"success": true, "exit_code": 3, "stdout": "x", "error": null}})"));
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(CommandOutcome(*ok), "exit 3");
-  auto pending = ParseCommand(J(R"({"id": "u", "name": "echo", "state": "pending", "result": null})"));
+  auto pending = ParseCommand(
+      J(R"({"id": "u", "name": "echo", "state": "pending", "result": null})"));
   ASSERT_TRUE(pending.ok());
   EXPECT_FALSE(pending->result);
   EXPECT_EQ(CommandOutcome(*pending), "pending");
-  EXPECT_EQ(ParseCommand(J(R"({"id": "u", "name": "e", "state": "done", "result": {}})"))
+  EXPECT_EQ(ParseCommand(
+                J(R"({"id": "u", "name": "e", "state": "done", "result": {}})"))
                 .status()
                 .message(),
             "command result: member 'success' must be a boolean");
@@ -117,8 +124,9 @@ TEST(ApiTypesTest, PolicyStatus) {
     "remote_sessions": {"version": 3, "expires": "2027-01-01T00:00:00Z", "keys_online": false},
     "draft_published": false,
     "draft": {"authorized_keys": []},
-    "published": {"authorized_keys": [{"pubkey": ")" + std::string(kEdKey) +
-                                      R"(", "name": "alice"}],
+    "published": {"authorized_keys": [{"pubkey": ")" +
+                               std::string(kEdKey) +
+                               R"(", "name": "alice"}],
                   "ra_server_hosts": ["relay.example.com"],
                   "ra_server_ssh_pubkeys": [], "allowed_commands": {"echo": ["test"]}}})"));
   ASSERT_TRUE(p.ok()) << p.status().message();
@@ -137,8 +145,9 @@ TEST(ApiClientTest, BearerTokenAndErrorMapping) {
        R"({"code": "not_found", "description": "no device nope"})");
   f.On("GET /api/v1/relay", 401,
        R"({"code": "unauthorized", "description": "token revoked"})");
-  f.On("POST /api/v1/sessions", 403,
-       R"({"code": "key_not_allowed", "description": "SHA256:x is not in the policy"})");
+  f.On(
+      "POST /api/v1/sessions", 403,
+      R"({"code": "key_not_allowed", "description": "SHA256:x is not in the policy"})");
   f.On("GET /api/v1/policy", 502, "<html>bad gateway</html>");
   f.On("GET /api/v1/sessions", 200, "not json");
   ASSERT_TRUE(f.api.GetDevice("dev-7").ok());

@@ -33,12 +33,15 @@ class FakeHttp : public http::HttpClient {
     std::string path = r.url.substr(std::string(kFakeBase).size());
     auto it = script_->answers.find(r.method + " " + path);
     if (it == script_->answers.end()) {
-      it = script_->answers.find(r.method + " " + path.substr(0, path.find('?')));
+      it = script_->answers.find(r.method + " " +
+                                 path.substr(0, path.find('?')));
     }
     if (it == script_->answers.end() || it->second.empty()) {
-      return http::HttpResponse{404, R"({"code":"not_found","description":"no script for )" +
-                                         r.method + " " + path + "\"}",
-                                {}};
+      return http::HttpResponse{
+          404,
+          R"({"code":"not_found","description":"no script for )" + r.method +
+              " " + path + "\"}",
+          {}};
     }
     http::HttpResponse resp = it->second.front();
     if (it->second.size() > 1) it->second.pop_front();
@@ -65,7 +68,8 @@ struct FakeApi {
   std::vector<std::string> Calls() const {
     std::vector<std::string> out;
     for (const auto& r : script->requests) {
-      out.push_back(r.method + " " + r.url.substr(std::string(kFakeBase).size()));
+      out.push_back(r.method + " " +
+                    r.url.substr(std::string(kFakeBase).size()));
     }
     return out;
   }

@@ -21,24 +21,24 @@ TEST(KnownHostsTest, ReplacesOnlyTheAliasLines) {
   };
   std::string path = tmp.Join("cfg/known_hosts");
   ASSERT_TRUE(MakeDirs(tmp.Join("cfg"), 0700).ok());
-  std::string other =
-      "# mine\nporthole-dev-70 " + body(k1) + "\nother,porthole-dev-7 " +
-      body(k2) + "\n|1|hashed= " + body(k1) + "\nporthole-dev-7 " + body(k2) +
-      "\n";
+  std::string other = "# mine\nporthole-dev-70 " + body(k1) +
+                      "\nother,porthole-dev-7 " + body(k2) +
+                      "\n|1|hashed= " + body(k1) + "\nporthole-dev-7 " +
+                      body(k2) + "\n";
   ASSERT_TRUE(AtomicReplace(path, other, ReplaceOptions::NewMode(0644)).ok());
   ASSERT_TRUE(UpdateKnownHosts(path, "porthole-dev-7", {k1}).ok());
   EXPECT_EQ(*ReadFile(path, 1 << 20),
-            "# mine\nporthole-dev-70 " + body(k1) + "\n|1|hashed= " +
-                body(k1) + "\nporthole-dev-7 " + body(k1) + "\n");
+            "# mine\nporthole-dev-70 " + body(k1) + "\n|1|hashed= " + body(k1) +
+                "\nporthole-dev-7 " + body(k1) + "\n");
   // No keys from the server: what is there stays.
   ASSERT_TRUE(UpdateKnownHosts(path, "porthole-dev-7", {}).ok());
   EXPECT_NE(ReadFile(path, 1 << 20)->find("porthole-dev-7 " + body(k1)),
             std::string::npos);
   // A bad key from the server writes nothing.
   std::string before = *ReadFile(path, 1 << 20);
-  EXPECT_EQ(UpdateKnownHosts(path, "porthole-dev-7", {k2, "ssh-ed25519 AA"})
-                .code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      UpdateKnownHosts(path, "porthole-dev-7", {k2, "ssh-ed25519 AA"}).code(),
+      StatusCode::kInvalidArgument);
   EXPECT_EQ(*ReadFile(path, 1 << 20), before);
 }
 

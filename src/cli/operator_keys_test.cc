@@ -34,10 +34,10 @@ TEST(OperatorKeysTest, LoadKeyArgErrorsNameTheFile) {
   std::remove(tmp.Join("k.pub").c_str());
   auto r = LoadKeyArg(tmp.Join("k"));
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(r.status().message(),
-            tmp.Join("k") + ": a private key without " + tmp.Join("k.pub") +
-                " (ssh-keygen -y -f " + tmp.Join("k") + " > " +
-                tmp.Join("k.pub") + ")");
+  EXPECT_EQ(r.status().message(), tmp.Join("k") + ": a private key without " +
+                                      tmp.Join("k.pub") +
+                                      " (ssh-keygen -y -f " + tmp.Join("k") +
+                                      " > " + tmp.Join("k.pub") + ")");
   ASSERT_TRUE(AtomicReplace(tmp.Join("junk.pub"), "hello world\n").ok());
   EXPECT_EQ(LoadKeyArg(tmp.Join("junk.pub")).status().message(),
             tmp.Join("junk.pub") + ": unknown key type 'hello'");
@@ -79,11 +79,12 @@ TEST(OperatorKeysTest, SelectionIsByKeyMaterialInOrder) {
 
   auto none = SelectAllowedKey(c, {});
   EXPECT_EQ(none.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(none.status().message(),
-            "none of your keys is allowed by the server's signed policy (tried " +
-                c[0].key.Fingerprint() + ", " + c[1].key.Fingerprint() + ", " +
-                c[2].key.Fingerprint() +
-                "); porthole policy allow-key FILE, or --key FILE");
+  EXPECT_EQ(
+      none.status().message(),
+      "none of your keys is allowed by the server's signed policy (tried " +
+          c[0].key.Fingerprint() + ", " + c[1].key.Fingerprint() + ", " +
+          c[2].key.Fingerprint() +
+          "); porthole policy allow-key FILE, or --key FILE");
   EXPECT_EQ(SelectAllowedKey({}, {ed}).status().message(),
             "no SSH key found (~/.ssh/id_*.pub or ssh-agent); give one with "
             "--key FILE");

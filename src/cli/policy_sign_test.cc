@@ -21,11 +21,13 @@ std::string Exported(uint64_t version) {
   spec.version = version;
   spec.expires = T("2030-01-01T00:00:00Z");
   spec.authorized_keys = {
-      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPp6T7ZEBsNvVYBzrb/XyD8eDqhrFjWgDvtKwZEvuIE1 alice"};
+      "ssh-ed25519 "
+      "AAAAC3NzaC1lZDI1NTE5AAAAIPp6T7ZEBsNvVYBzrb/XyD8eDqhrFjWgDvtKwZEvuIE1 "
+      "alice"};
   spec.authorized_key_names = {"alice"};
   spec.ra_server_hosts = {"relay.example.com"};
-  spec.allowed_commands = std::map<std::string, std::vector<std::string>>{
-      {"echo", {"test"}}};
+  spec.allowed_commands =
+      std::map<std::string, std::vector<std::string>>{{"echo", {"test"}}};
   tuf::Json doc{{"signatures", tuf::Json::array()},
                 {"signed", tuf::BuildRemoteSessions(spec).value()}};
   return tuf::DumpJsonPretty(doc).value();
@@ -70,8 +72,8 @@ TEST(PolicySignTest, KeygenSignVerifyRoundTrip) {
   // ...signed, it is accepted.
   auto signed_doc = SignPolicyDocument(doc, *signer, "export.json");
   ASSERT_TRUE(signed_doc.ok()) << signed_doc.status().message();
-  auto ok = tuf::VerifyRemoteSessions(root, *signed_doc,
-                                      T("2026-12-04T10:00:00Z"));
+  auto ok =
+      tuf::VerifyRemoteSessions(root, *signed_doc, T("2026-12-04T10:00:00Z"));
   ASSERT_TRUE(ok.ok()) << ok.error().message();
   EXPECT_EQ(ok->version, 4u);
 
@@ -136,8 +138,8 @@ TEST(PolicySignTest, HostileDocumentsAreRefused) {
         << r.status().message();
   }
   TempDir tmp;
-  ASSERT_TRUE(AtomicReplace(tmp.Join("bad.key"), "{\"keytype\": \"ED25519\"}")
-                  .ok());
+  ASSERT_TRUE(
+      AtomicReplace(tmp.Join("bad.key"), "{\"keytype\": \"ED25519\"}").ok());
   auto bad = LoadPolicyKey(tmp.Join("bad.key"));
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(bad.status().message().starts_with(tmp.Join("bad.key") + ": "));

@@ -51,7 +51,8 @@ TEST(RelayKeyStoreTest, SweepRemovesExpiredDamagedAndStalePending) {
   ASSERT_TRUE(store.Create("old", T("2026-12-04T09:00:00Z")).ok());
   ASSERT_TRUE(store.Create("live", T("2026-12-04T11:00:00Z")).ok());
   ASSERT_TRUE(store.Create("broken", T("2026-12-04T11:00:00Z")).ok());
-  ASSERT_TRUE(AtomicReplace(tmp.Join("relay/broken/expires"), "tomorrow\n").ok());
+  ASSERT_TRUE(
+      AtomicReplace(tmp.Join("relay/broken/expires"), "tomorrow\n").ok());
   auto fresh = store.CreatePending();
   ASSERT_TRUE(fresh.ok());
   auto stale = store.CreatePending();
@@ -63,7 +64,8 @@ TEST(RelayKeyStoreTest, SweepRemovesExpiredDamagedAndStalePending) {
       std::chrono::system_clock::to_time_t(now - std::chrono::hours(2));
   ASSERT_EQ(utime(stale->dir.c_str(), &old_time), 0);
   struct utimbuf new_time;
-  new_time.actime = new_time.modtime = std::chrono::system_clock::to_time_t(now);
+  new_time.actime = new_time.modtime =
+      std::chrono::system_clock::to_time_t(now);
   ASSERT_EQ(utime(fresh->dir.c_str(), &new_time), 0);
   EXPECT_EQ(store.Sweep(now), 3);
   EXPECT_FALSE(PathExists(tmp.Join("relay/old")));
@@ -77,8 +79,9 @@ TEST(RelayKeyStoreTest, SweepRemovesExpiredDamagedAndStalePending) {
 TEST(RelayKeyStoreTest, UnsafeSessionIdsAreRefused) {
   TempDir tmp;
   RelayKeyStore store(tmp.Join("relay"));
-  for (std::string id : std::vector<std::string>{"", ".", "..", "../x", "a/b", ".hidden", "a b",
-                         std::string(129, 'a')}) {
+  for (std::string id :
+       std::vector<std::string>{"", ".", "..", "../x", "a/b", ".hidden", "a b",
+                                std::string(129, 'a')}) {
     EXPECT_FALSE(SessionIdIsSafe(id)) << id;
     EXPECT_EQ(store.Create(id, T("2030-01-01T00:00:00Z")).status().code(),
               StatusCode::kInvalidArgument)

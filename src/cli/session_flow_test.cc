@@ -31,18 +31,19 @@ class SessionFlowTest : public ::testing::Test {
                       const std::vector<std::string>& relay_keys = {},
                       const std::string& state = "open",
                       bool tunnel = false) const {
-    Json j{{"id", id},
-           {"device", "uuid-7"},
-           {"device_name", "dev-7"},
-           {"operator_keys", {op_key}},
-           {"relay_keys", relay_keys},
-           {"opened_by", "alice"},
-           {"expires_at", "2099-01-01T00:00:00Z"},
-           {"state", state},
-           {"end_reason", state == "open" ? "" : "closed by bob"},
-           {"tunnel_up", tunnel},
-           {"relay",
-            {{"host", "relay.test"}, {"port", 2222}, {"host_key", other_line_}}}};
+    Json j{
+        {"id", id},
+        {"device", "uuid-7"},
+        {"device_name", "dev-7"},
+        {"operator_keys", {op_key}},
+        {"relay_keys", relay_keys},
+        {"opened_by", "alice"},
+        {"expires_at", "2099-01-01T00:00:00Z"},
+        {"state", state},
+        {"end_reason", state == "open" ? "" : "closed by bob"},
+        {"tunnel_up", tunnel},
+        {"relay",
+         {{"host", "relay.test"}, {"port", 2222}, {"host_key", other_line_}}}};
     return tuf::DumpJson(j).value();
   }
 
@@ -124,9 +125,9 @@ TEST_F(SessionFlowTest, ReusesALiveSessionAndAddsARelayKeyOnce) {
            Session("s-1", key_line_, {ready->relay_key->public_line}));
   auto second = OpenOrReuseSession(again.api, Needs());
   ASSERT_TRUE(second.ok()) << second.status().message();
-  EXPECT_EQ(again.Calls(), (std::vector<std::string>{
-                               "GET /api/v1/devices/dev-7",
-                               "GET /api/v1/sessions/s-1"}));
+  EXPECT_EQ(again.Calls(),
+            (std::vector<std::string>{"GET /api/v1/devices/dev-7",
+                                      "GET /api/v1/sessions/s-1"}));
   EXPECT_EQ(second->relay_key->key, ready->relay_key->key);
 }
 
@@ -149,7 +150,8 @@ TEST_F(SessionFlowTest, RaceToOpenEndsInReuse) {
   f_.On("GET /api/v1/devices/dev-7", 200, Device(""));
   f_.On("POST /api/v1/sessions", 409,
         R"({"code": "session_exists", "description": "dev-7 has a live session",
-            "session": )" + Session("s-2", key_line_) + "}");
+            "session": )" +
+            Session("s-2", key_line_) + "}");
   f_.On("POST /api/v1/sessions/s-2/relay-keys", 200,
         Session("s-2", key_line_, {"x"}));
   auto r = OpenOrReuseSession(f_.api, Needs());
@@ -162,8 +164,9 @@ TEST_F(SessionFlowTest, RaceToOpenEndsInReuse) {
 
 TEST_F(SessionFlowTest, RefusalLeavesNoKeyBehind) {
   f_.On("GET /api/v1/devices/dev-7", 200, Device(""));
-  f_.On("POST /api/v1/sessions", 403,
-        R"({"code": "key_not_allowed", "description": "SHA256:abc is not allowed"})");
+  f_.On(
+      "POST /api/v1/sessions", 403,
+      R"({"code": "key_not_allowed", "description": "SHA256:abc is not allowed"})");
   auto r = OpenOrReuseSession(f_.api, Needs());
   EXPECT_EQ(r.status().message(),
             "server: SHA256:abc is not allowed (key_not_allowed)");
@@ -188,19 +191,20 @@ class SteppingClock : public Clock {
 TEST_F(SessionFlowTest, WaitForTunnelLongPolls) {
   auto s = ParseSession(tuf::ParseJson(Session("s-1", key_line_)).value());
   ASSERT_TRUE(s.ok());
-  f_.On("GET /api/v1/sessions/s-1?wait=25", 200, Session("s-1", key_line_), "t1");
+  f_.On("GET /api/v1/sessions/s-1?wait=25", 200, Session("s-1", key_line_),
+        "t1");
   f_.On("GET /api/v1/sessions/s-1?wait=25&seen=t1", 200,
         Session("s-1", key_line_, {}, "open", true), "t2");
   int waits = 0;
-  auto up = WaitForTunnel(f_.api, *s, std::chrono::seconds(120),
-                          [&] { ++waits; });
+  auto up =
+      WaitForTunnel(f_.api, *s, std::chrono::seconds(120), [&] { ++waits; });
   ASSERT_TRUE(up.ok()) << up.status().message();
   EXPECT_TRUE(up->tunnel_up);
   EXPECT_EQ(waits, 1);
   EXPECT_EQ(f_.Calls().size(), 2u);
   // Already up: no request, no progress line.
-  auto again = WaitForTunnel(f_.api, *up, std::chrono::seconds(1),
-                             [&] { ++waits; });
+  auto again =
+      WaitForTunnel(f_.api, *up, std::chrono::seconds(1), [&] { ++waits; });
   EXPECT_TRUE(again.ok());
   EXPECT_EQ(waits, 1);
 }
@@ -220,8 +224,8 @@ TEST_F(SessionFlowTest, WaitForTunnelEndsOnCloseOrTimeout) {
             "tag" + std::to_string(i));
   }
   SteppingClock clock;
-  auto late = WaitForTunnel(slow.api, *s, std::chrono::seconds(60), nullptr,
-                            clock);
+  auto late =
+      WaitForTunnel(slow.api, *s, std::chrono::seconds(60), nullptr, clock);
   EXPECT_EQ(late.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(late.status().message(),
             "dev-7 did not connect within 1m; session s-1 stays open until "

@@ -24,12 +24,26 @@ RelayHop SimpleHop() {
 
 TEST(SshCommandTest, RelayHopArgvExactly) {
   EXPECT_EQ(*RelayHopArgv(SimpleHop()),
-            (Argv{"ssh", "-o", "IdentityFile=/c/relay/s-1/id_ed25519", "-o",
-                  "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o",
-                  "UserKnownHostsFile=/c/relay/s-1/known_hosts", "-o",
-                  "GlobalKnownHostsFile=/dev/null", "-o",
-                  "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-W",
-                  "dev-7:22", "-p", "2222", "--",
+            (Argv{"ssh",
+                  "-o",
+                  "IdentityFile=/c/relay/s-1/id_ed25519",
+                  "-o",
+                  "IdentitiesOnly=yes",
+                  "-o",
+                  "IdentityAgent=none",
+                  "-o",
+                  "UserKnownHostsFile=/c/relay/s-1/known_hosts",
+                  "-o",
+                  "GlobalKnownHostsFile=/dev/null",
+                  "-o",
+                  "StrictHostKeyChecking=yes",
+                  "-o",
+                  "BatchMode=yes",
+                  "-W",
+                  "dev-7:22",
+                  "-p",
+                  "2222",
+                  "--",
                   "porthole@relay.example.com"}));
   EXPECT_EQ(*ProxyCommand(SimpleHop()),
             "'ssh' '-o' 'IdentityFile=/c/relay/s-1/id_ed25519' '-o' "
@@ -50,13 +64,28 @@ TEST(SshCommandTest, ConnectArgvExactly) {
   d.identity_file = "/h/.ssh/id_ed25519_sk";
   d.identities_only = true;
   EXPECT_EQ(*ConnectArgv("ssh", "PC", d, {"-L", "8080:localhost:80", "uptime"}),
-            (Argv{"ssh", "-o", "ProxyCommand=PC", "-o",
-                  "HostKeyAlias=porthole-dev-7", "-o",
-                  "UserKnownHostsFile=/h/.config/porthole/known_hosts", "-o",
-                  "StrictHostKeyChecking=yes", "-o", "HashKnownHosts=no", "-o",
-                  "IdentityFile=/h/.ssh/id_ed25519_sk", "-o",
-                  "IdentitiesOnly=yes", "-l",
-                  "bob", "-p", "22", "dev-7", "-L", "8080:localhost:80",
+            (Argv{"ssh",
+                  "-o",
+                  "ProxyCommand=PC",
+                  "-o",
+                  "HostKeyAlias=porthole-dev-7",
+                  "-o",
+                  "UserKnownHostsFile=/h/.config/porthole/known_hosts",
+                  "-o",
+                  "StrictHostKeyChecking=yes",
+                  "-o",
+                  "HashKnownHosts=no",
+                  "-o",
+                  "IdentityFile=/h/.ssh/id_ed25519_sk",
+                  "-o",
+                  "IdentitiesOnly=yes",
+                  "-l",
+                  "bob",
+                  "-p",
+                  "22",
+                  "dev-7",
+                  "-L",
+                  "8080:localhost:80",
                   "uptime"}));
   // No host keys known, no --key, no user: accept-new and ssh's defaults.
   DeviceHop plain;
@@ -81,25 +110,28 @@ TEST(SshCommandTest, SshConfigBlock) {
   d.device_name = "dev-7";
   d.known_hosts = "/h/kh";
   d.host_keys_known = true;
-  EXPECT_EQ(*SshConfigBlock("ph-dev-7", "'/usr/bin/porthole' 'ssh-proxy' 'dev-7'", d),
-            "Host ph-dev-7\n"
-            "  HostName dev-7\n"
-            "  ProxyCommand '/usr/bin/porthole' 'ssh-proxy' 'dev-7'\n"
-            "  HostKeyAlias porthole-dev-7\n"
-            "  UserKnownHostsFile /h/kh\n"
-            "  StrictHostKeyChecking yes\n"
-            "  HashKnownHosts no\n"
-            "  Port 22\n");
+  EXPECT_EQ(
+      *SshConfigBlock("ph-dev-7", "'/usr/bin/porthole' 'ssh-proxy' 'dev-7'", d),
+      "Host ph-dev-7\n"
+      "  HostName dev-7\n"
+      "  ProxyCommand '/usr/bin/porthole' 'ssh-proxy' 'dev-7'\n"
+      "  HostKeyAlias porthole-dev-7\n"
+      "  UserKnownHostsFile /h/kh\n"
+      "  StrictHostKeyChecking yes\n"
+      "  HashKnownHosts no\n"
+      "  Port 22\n");
 }
 
 TEST(SshCommandTest, DeviceNames) {
-  for (std::string ok : std::vector<std::string>{"dev-7", "a", "A.b_c-9", std::string(63, 'x'),
-                         "6f1c0b8e-2a47-4b3e-9d0c-3f3b1c2d4e5f"}) {
+  for (std::string ok :
+       std::vector<std::string>{"dev-7", "a", "A.b_c-9", std::string(63, 'x'),
+                                "6f1c0b8e-2a47-4b3e-9d0c-3f3b1c2d4e5f"}) {
     EXPECT_TRUE(DeviceNameIsValid(ok)) << ok;
   }
-  for (std::string bad : std::vector<std::string>{"", "-oProxyCommand=x", ".dev", "_dev", "a b", "a;b",
-                          "dev/7", "dev-7\n", "a@b", "a:22", "%h",
-                          std::string(64, 'x'), "d\xc3\xa9v"}) {
+  for (std::string bad :
+       std::vector<std::string>{"", "-oProxyCommand=x", ".dev", "_dev", "a b",
+                                "a;b", "dev/7", "dev-7\n", "a@b", "a:22", "%h",
+                                std::string(64, 'x'), "d\xc3\xa9v"}) {
     EXPECT_FALSE(DeviceNameIsValid(bad)) << bad;
     RelayHop h = SimpleHop();
     h.device_name = bad;
@@ -113,8 +145,8 @@ TEST(SshCommandTest, DeviceNames) {
 }
 
 TEST(SshCommandTest, HostileRelayFromServer) {
-  for (std::string host : {"-oProxyCommand=touch /tmp/x", "a b", "a;b", "",
-                           "h'", "h/x"}) {
+  for (std::string host :
+       {"-oProxyCommand=touch /tmp/x", "a b", "a;b", "", "h'", "h/x"}) {
     RelayHop h = SimpleHop();
     h.relay_host = host;
     EXPECT_EQ(RelayHopArgv(h).status().code(), StatusCode::kInvalidArgument)
@@ -132,15 +164,16 @@ TEST(SshCommandTest, PathsAndWords) {
   const std::pair<std::string, std::string> bad[] = {
       {"rel/k", "key 'rel/k': not an absolute path"},
       {"", "key '': not an absolute path"},
-      {"/a b", "key '/a b': ssh would misread this path (it contains a space, "
-               "quote, backslash, '$' or control character); use a path "
-               "without them"},
+      {"/a b",
+       "key '/a b': ssh would misread this path (it contains a space, "
+       "quote, backslash, '$' or control character); use a path "
+       "without them"},
   };
   for (const auto& [path, error] : bad) {
     EXPECT_EQ(SshPath(path, "key").status().message(), error);
   }
-  for (std::string p : {"/a'b", "/a\"b", "/a\\b", "/a$b", "/a${HOME}",
-                        "/a\nb", "/a\tb"}) {
+  for (std::string p :
+       {"/a'b", "/a\"b", "/a\\b", "/a$b", "/a${HOME}", "/a\nb", "/a\tb"}) {
     EXPECT_EQ(SshPath(p, "key").status().code(), StatusCode::kInvalidArgument)
         << p;
   }
@@ -161,7 +194,8 @@ TEST(SshCommandTest, RealSshHandsTheProxyExactlyTheIntendedArgv) {
   std::string prog = weird + "/dump argv";
   ASSERT_TRUE(AtomicReplace(prog,
                             "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\0' "
-                            "\"$a\"; done > '" + dump + "'\nexit 3\n",
+                            "\"$a\"; done > '" +
+                                dump + "'\nexit 3\n",
                             ReplaceOptions::NewMode(0755))
                   .ok());
   std::string safe_dir = tmp.Join("keys;x%h%%p#y!z&(w)");
@@ -175,8 +209,8 @@ TEST(SshCommandTest, RealSshHandsTheProxyExactlyTheIntendedArgv) {
   DeviceHop d;
   d.device_name = "dev-7";
   d.known_hosts = safe_dir + "/kh";
-  auto argv = ConnectArgv("ssh", *pc, d, {"-F", "/dev/null", "-o",
-                                          "BatchMode=yes", "true"});
+  auto argv = ConnectArgv("ssh", *pc, d,
+                          {"-F", "/dev/null", "-o", "BatchMode=yes", "true"});
   ASSERT_TRUE(argv.ok()) << argv.status().message();
   RunOptions o;
   o.env = SshEnvironment();
@@ -208,7 +242,8 @@ TEST(SshCommandTest, RealSshParsesTheOuterOptions) {
   TempDir tmp;
   std::string dir = tmp.Join("a%b");
   ASSERT_TRUE(MakeDirs(dir, 0700).ok());
-  ASSERT_TRUE(AtomicReplace(dir + "/id", "x", ReplaceOptions::NewMode(0600)).ok());
+  ASSERT_TRUE(
+      AtomicReplace(dir + "/id", "x", ReplaceOptions::NewMode(0600)).ok());
   DeviceHop d;
   d.device_name = "dev-7";
   d.login_user = "bob";
@@ -221,13 +256,17 @@ TEST(SshCommandTest, RealSshParsesTheOuterOptions) {
   argv->insert(argv->begin() + 1, "-G");
   auto r = RunProcess(*argv);
   ASSERT_TRUE(r.ok() && r->success()) << (r.ok() ? r->err : "");
-  for (std::string line : std::vector<std::string>{"user bob", "hostname dev-7", "port 22", "hostkeyalias porthole-dev-7",
-        "stricthostkeychecking true", "hashknownhosts no",
-        "identitiesonly yes", "userknownhostsfile " + dir + "/known_hosts",
-        // ssh -G shows IdentityFile before its %-expansion.
-        "identityfile " + tmp.path() + "/a%%b/id", "proxycommand 'x' '%h'"}) {
+  for (std::string line : std::vector<std::string>{
+           "user bob", "hostname dev-7", "port 22",
+           "hostkeyalias porthole-dev-7", "stricthostkeychecking true",
+           "hashknownhosts no", "identitiesonly yes",
+           "userknownhostsfile " + dir + "/known_hosts",
+           // ssh -G shows IdentityFile before its %-expansion.
+           "identityfile " + tmp.path() + "/a%%b/id",
+           "proxycommand 'x' '%h'"}) {
     EXPECT_NE(r->out.find("\n" + line + "\n"), std::string::npos)
-        << line << "\n" << r->out;
+        << line << "\n"
+        << r->out;
   }
 }
 
