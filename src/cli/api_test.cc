@@ -242,6 +242,17 @@ TEST(FormatTest, AuditLinesAndTable) {
             "audit event: member 'seq' must be an integer >= 0");
 }
 
+TEST(FormatTest, CommandDetailsShowTheOutputLineByLine) {
+  auto c = ParseCommand(J(R"({"id": "u", "name": "echo", "args": ["a"],
+      "device_name": "dev-7", "state": "done", "created_by": "alice",
+      "result": {"success": true, "exit_code": 0, "stdout": "one\ntwo\u001b[H\n",
+                 "stderr": "", "error": null}})"));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::string text = CommandDetails(*c, Now());
+  EXPECT_NE(text.find("result:   exit 0\n"), std::string::npos) << text;
+  EXPECT_TRUE(text.ends_with("stdout:\n  one\n  two?[H\n")) << text;
+}
+
 TEST(FormatTest, KeySummary) {
   EXPECT_EQ(KeySummary(kEdKey).substr(0, 7), "SHA256:");
   EXPECT_NE(KeySummary(kEdKey).find("(ED25519) alice"), std::string::npos);

@@ -149,12 +149,24 @@ std::string CommandDetails(const Command& c, SystemTime now) {
       {"state", c.state},
       {"result", CommandOutcome(c)},
   };
-  if (c.result) {
-    rows.emplace_back("finished", ShowTime(c.result->finished_at, now));
-    rows.emplace_back("stdout", c.result->stdout_text);
-    rows.emplace_back("stderr", c.result->stderr_text);
+  if (!c.result) return KeyValueLines(rows);
+  rows.emplace_back("finished", ShowTime(c.result->finished_at, now));
+  std::string out = KeyValueLines(rows);
+  // The device's output, each line indented (and made printable).
+  for (const auto& [name, text] :
+       {std::pair{"stdout", &c.result->stdout_text},
+        std::pair{"stderr", &c.result->stderr_text}}) {
+    if (text->empty()) continue;
+    out += std::string(name) + ":\n";
+    size_t pos = 0;
+    while (pos < text->size()) {
+      size_t nl = text->find('\n', pos);
+      if (nl == std::string::npos) nl = text->size();
+      out += "  " + Printable(text->substr(pos, nl - pos)) + "\n";
+      pos = nl + 1;
+    }
   }
-  return KeyValueLines(rows);
+  return out;
 }
 
 std::string AuditTable(const std::vector<AuditEvent>& events) {

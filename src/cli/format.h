@@ -26,6 +26,8 @@ std::string SessionDetails(const Session& s, SystemTime now);
 
 // ID DEVICE COMMAND STATE RESULT CREATED BY
 std::string CommandsTable(const std::vector<Command>& commands, SystemTime now);
+// "key: value" lines, then the device's stdout and stderr, each line
+// indented by two spaces under a "stdout:" / "stderr:" heading.
 std::string CommandDetails(const Command& c, SystemTime now);
 // "exit 0", "exit 3", "failed: <error>", "pending".
 std::string CommandOutcome(const Command& c);
