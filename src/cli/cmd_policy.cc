@@ -108,10 +108,8 @@ int Keygen(const std::string& out, bool json) {
         Json{{"keyid", key->keyid}, {"key_file", out}, {"public_file", pub}});
   } else {
     Print("wrote " + out + " (secret, 0600) and " + pub + "\nkeyid " +
-          key->keyid +
-          "\nmake it the remote-sessions key: porthole-server root rotate "
-          "--remote-sessions-key " +
-          pub + "\n");
+          key->keyid + "\nto sign offline, give " + pub +
+          " to porthole-server root rotate as the remote-sessions key\n");
   }
   return kExitSuccess;
 }

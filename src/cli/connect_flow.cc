@@ -75,11 +75,18 @@ Result<PreparedConnection> PrepareConnection(OperatorContext& ctx,
       ready.opened ? "opened" : "using", Printable(s.id).c_str(),
       Printable(name).c_str(),
       s.expires_at ? (" until " + Printable(*s.expires_at)).c_str() : "");
-  PH_ASSIGN_OR_RETURN(s, WaitForTunnel(api, s, request.wait, [&] {
-                        std::fprintf(stderr,
-                                     "%s: waiting for %s to connect...\n",
-                                     request.prog, Printable(name).c_str());
-                      }));
+  auto up = WaitForTunnel(api, s, request.wait, [&] {
+    std::fprintf(stderr, "%s: waiting for %s to connect...\n", request.prog,
+                 Printable(name).c_str());
+  });
+  if (!up.ok()) {
+    // A session that ended while we waited takes its relay key with it.
+    if (up.status().code() == StatusCode::kFailedPrecondition) {
+      (void)store.Remove(s.id);
+    }
+    return up.status();
+  }
+  s = std::move(*up);
 
   PreparedConnection pc;
   RelayInfo relay;

@@ -95,6 +95,8 @@ Result<ReadySession> OpenOrReuseSession(OperatorApi& api,
     if (!live.ok() && live.status().code() != StatusCode::kNotFound) {
       return live.status();
     }
+    // That session has ended: its relay key is of no use any more.
+    if (needs.store != nullptr) (void)needs.store->Remove(*device.session);
   }
 
   std::optional<RelayKeyStore::Entry> pending;

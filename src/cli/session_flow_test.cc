@@ -131,6 +131,20 @@ TEST_F(SessionFlowTest, ReusesALiveSessionAndAddsARelayKeyOnce) {
   EXPECT_EQ(second->relay_key->key, ready->relay_key->key);
 }
 
+TEST_F(SessionFlowTest, AnEndedSessionIsReplacedAndItsRelayKeyDropped) {
+  ASSERT_TRUE(
+      store_.Create("s-old", tuf::ParseRfc3339("2099-01-01T00:00:00Z").value())
+          .ok());
+  f_.On("GET /api/v1/devices/dev-7", 200, Device("s-old"));
+  f_.On("GET /api/v1/sessions/s-old", 200,
+        Session("s-old", key_line_, {}, "expired"));
+  f_.On("POST /api/v1/sessions", 201, Session("s-new", key_line_));
+  auto r = OpenOrReuseSession(f_.api, Needs());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->opened);
+  EXPECT_EQ(StoreEntries(), std::vector<std::string>{"s-new"});
+}
+
 TEST_F(SessionFlowTest, SomeoneElsesSessionIsNotTaken) {
   f_.On("GET /api/v1/devices/dev-7", 200, Device("s-9"));
   f_.On("GET /api/v1/sessions/s-9", 200, Session("s-9", other_line_));
