@@ -8,7 +8,7 @@ constexpr size_t kMaxListEntries = 100000;
 // Typed access to one object's members, errors naming `where`.
 class Reader {
  public:
-  Reader(const Json& j, std::string_view where) : j_(j), where_(where) {}
+  Reader(const Json& j, std::string where) : j_(j), where_(std::move(where)) {}
 
   Status CheckObject() const {
     return j_.is_object() ? Status::Ok() : Fail("not a JSON object");
@@ -77,7 +77,7 @@ class Reader {
     return it == j_.end() ? nullptr : &*it;
   }
   Status Fail(const std::string& why) const {
-    return Status::Corrupt(std::string(where_) + ": " + why);
+    return Status::Corrupt(where_ + ": " + why);
   }
   Status MustBe(const char* key, const char* what) const {
     return Fail(std::string("member '") + key + "' must be " + what);
@@ -85,7 +85,7 @@ class Reader {
 
  private:
   const Json& j_;
-  std::string_view where_;
+  std::string where_;  // owned: callers build it on the fly
 };
 
 template <typename T>
@@ -258,7 +258,7 @@ Result<AuditEvent> ParseAuditEvent(const Json& j) {
 }
 
 Result<PolicyView> ParsePolicyView(const Json& j, std::string_view where) {
-  Reader r(j, where);
+  Reader r(j, std::string(where));
   PH_RETURN_IF_ERROR(r.CheckObject());
   PolicyView p;
   if (const Json* keys = r.Find("authorized_keys"); keys && !keys->is_null()) {
