@@ -45,6 +45,25 @@ std::string UrlEncode(std::string_view text) {
   return out;
 }
 
+std::string UrlEncodePath(std::string_view segment) {
+  static const char kHex[] = "0123456789ABCDEF";
+  // "." and ".." would be dot segments (removed before the request goes out).
+  if (segment == ".") return "%2E";
+  if (segment == "..") return "%2E%2E";
+  constexpr std::string_view kKeep = "-._~!$&'()*+,;=:@";
+  std::string out;
+  for (unsigned char c : segment) {
+    if (std::isalnum(c) || kKeep.find(static_cast<char>(c)) != kKeep.npos) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 OperatorApi::OperatorApi(std::unique_ptr<http::HttpClient> http,
                          std::string base, std::string token)
     : http_(std::move(http)),
@@ -167,19 +186,20 @@ Result<std::vector<Device>> OperatorApi::ListDevices(bool all, Json* raw) {
 }
 
 Result<Device> OperatorApi::GetDevice(const std::string& device) {
-  return Typed<Device>(Get("/api/v1/devices/" + UrlEncode(device)),
+  return Typed<Device>(Get("/api/v1/devices/" + UrlEncodePath(device)),
                        ParseDevice);
 }
 
 Result<Session> OperatorApi::GetSession(const std::string& id) {
-  return Typed<Session>(Get("/api/v1/sessions/" + UrlEncode(id)), ParseSession);
+  return Typed<Session>(Get("/api/v1/sessions/" + UrlEncodePath(id)),
+                        ParseSession);
 }
 
 Result<Session> OperatorApi::WaitSession(const std::string& id,
                                          const std::string& seen,
                                          std::chrono::seconds wait,
                                          std::string* etag) {
-  std::string path = "/api/v1/sessions/" + UrlEncode(id) +
+  std::string path = "/api/v1/sessions/" + UrlEncodePath(id) +
                      "?wait=" + std::to_string(wait.count());
   if (!seen.empty()) path += "&seen=" + UrlEncode(seen);
   PH_ASSIGN_OR_RETURN(ApiResponse r, Get(path, wait + kPollSlack));
@@ -191,7 +211,7 @@ Result<Command> OperatorApi::WaitCommand(const std::string& id,
                                          const std::string& seen,
                                          std::chrono::seconds wait,
                                          std::string* etag) {
-  std::string path = "/api/v1/commands/" + UrlEncode(id) +
+  std::string path = "/api/v1/commands/" + UrlEncodePath(id) +
                      "?wait=" + std::to_string(wait.count());
   if (!seen.empty()) path += "&seen=" + UrlEncode(seen);
   PH_ASSIGN_OR_RETURN(ApiResponse r, Get(path, wait + kPollSlack));
@@ -200,7 +220,7 @@ Result<Command> OperatorApi::WaitCommand(const std::string& id,
 }
 
 Result<Session> OperatorApi::CloseSession(const std::string& id) {
-  return Typed<Session>(Delete("/api/v1/sessions/" + UrlEncode(id)),
+  return Typed<Session>(Delete("/api/v1/sessions/" + UrlEncodePath(id)),
                         ParseSession);
 }
 

@@ -35,9 +35,13 @@ struct ApiResponse {
   std::optional<ApiError> error;  // for 4xx/5xx with an error body
 };
 
-// Percent-encodes everything but RFC 3986 unreserved characters, for one
-// path segment or query value.
+// Percent-encodes everything but RFC 3986 unreserved characters: a query
+// value.
 std::string UrlEncode(std::string_view text);
+// Percent-encodes what may not stand in one RFC 3986 path segment (pchar:
+// unreserved, sub-delims, ':' and '@' stay): "urn:tdx-ota:command:1" stays
+// as it is, a '/' becomes %2F, and "." or ".." (dot segments) %2E.
+std::string UrlEncodePath(std::string_view segment);
 
 class OperatorApi {
  public:

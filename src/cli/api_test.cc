@@ -174,8 +174,10 @@ TEST(ApiClientTest, BearerTokenAndErrorMapping) {
 
 TEST(ApiClientTest, EscapesPathSegmentsAndLongPolls) {
   FakeApi f;
-  f.On("GET /api/v1/devices/a%2F..%2Fb%3Fx%3D1", 200, kDevice);
-  EXPECT_TRUE(f.api.GetDevice("a/../b?x=1").ok());
+  f.On("GET /api/v1/devices/a%2F..%2Fb%3Fx=1%20%23", 200, kDevice);
+  EXPECT_TRUE(f.api.GetDevice("a/../b?x=1 #").ok());
+  f.On("GET /api/v1/devices/%2E%2E", 200, kDevice);
+  EXPECT_TRUE(f.api.GetDevice("..").ok());
   f.On("GET /api/v1/sessions/s-1?wait=25&seen=abc", 200, SessionJson(), "def");
   std::string etag;
   auto s = f.api.WaitSession("s-1", "abc", std::chrono::seconds(25), &etag);
@@ -185,6 +187,10 @@ TEST(ApiClientTest, EscapesPathSegmentsAndLongPolls) {
   EXPECT_EQ(f.script->requests.back().timeout,
             std::chrono::milliseconds(40000));
   EXPECT_EQ(UrlEncode("SHA256:a+b/c="), "SHA256%3Aa%2Bb%2Fc%3D");
+  EXPECT_EQ(UrlEncodePath("SHA256:a+b/c="), "SHA256:a+b%2Fc=");
+  EXPECT_EQ(UrlEncodePath("urn:tdx-ota:command:0b61"),
+            "urn:tdx-ota:command:0b61");
+  EXPECT_EQ(UrlEncodePath("a b%\n\xc3\xa9"), "a%20b%25%0A%C3%A9");
 }
 
 TEST(FormatTest, DevicesTable) {

@@ -115,7 +115,7 @@ int RunCommand(const Args& args) {
     return kExitSuccess;
   }
   if (show->parsed()) {
-    auto r = api.Get("/api/v1/commands/" + UrlEncode(id));
+    auto r = api.Get("/api/v1/commands/" + UrlEncodePath(id));
     if (!r.ok()) return Fail(kProg, r.status());
     auto c = ParseCommand(r->body);
     if (!c.ok()) return Fail(kProg, c.status());

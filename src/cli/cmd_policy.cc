@@ -213,7 +213,8 @@ int RunPolicy(const Args& args) {
       if (!l.ok()) return Fail(kProg, l.status());
       target = keys::ParsePublicKeyLine(*l)->Fingerprint();
     }
-    return Edited(api.Delete("/api/v1/policy/keys/" + UrlEncode(target)), json);
+    return Edited(api.Delete("/api/v1/policy/keys/" + UrlEncodePath(target)),
+                  json);
   }
   if (allow_cmd->parsed()) {
     return Edited(api.Post("/api/v1/policy/commands",
@@ -221,7 +222,7 @@ int RunPolicy(const Args& args) {
                   json);
   }
   if (deny_cmd->parsed()) {
-    return Edited(api.Delete("/api/v1/policy/commands/" + UrlEncode(name)),
+    return Edited(api.Delete("/api/v1/policy/commands/" + UrlEncodePath(name)),
                   json);
   }
   if (exp->parsed()) {

@@ -50,7 +50,7 @@ Status EnsureRelayKey(OperatorApi& api, const RelayKeyStore& store,
   }
   PH_ASSIGN_OR_RETURN(SystemTime expires, ExpiresOf(s));
   PH_ASSIGN_OR_RETURN(RelayKeyStore::Entry entry, store.Create(s.id, expires));
-  auto r = api.Post("/api/v1/sessions/" + UrlEncode(s.id) + "/relay-keys",
+  auto r = api.Post("/api/v1/sessions/" + UrlEncodePath(s.id) + "/relay-keys",
                     Json{{"key", entry.public_line}});
   if (!r.ok()) {
     (void)store.Remove(s.id);
