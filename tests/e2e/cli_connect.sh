@@ -5,7 +5,7 @@
 # operator API writes for it), a real root sshd on port 22 plays the device,
 # and the operator's real ssh runs what porthole builds. All of it inside a
 # network namespace of its own (port 22 is free there; DEVICE names resolve
-# to 127.0.0.1 for the relay only). Covers: a fresh session and the wait for
+# to 127.0.0.1 for the relay only, through its own copy of /etc). Covers: a fresh session and the wait for
 # the tunnel, reuse, the exit status, the pinned device host key (and a
 # wrong one refused), accept-new when none is known, a device that never
 # connects, --close, an sk- key end to end (relay hop on the relay key),
@@ -21,19 +21,25 @@ at_exit ip netns del "$NS"
 ip -n "$NS" link set lo up
 NSX=(ip netns exec "$NS")
 
-# ---- the relay's and the device's view of the system ----
-printf '127.0.0.1 localhost dev-7 dev-8 dev-9 dev-10\n' >"$WORK/hosts"
-grep -v '^porthole:' /etc/passwd >"$WORK/passwd"
-echo 'porthole:x:65534:65534:porthole relay:/nonexistent:/usr/sbin/nologin' >>"$WORK/passwd"
-grep -v '^porthole:' /etc/shadow >"$WORK/shadow"
-echo 'porthole:*:19000:0:99999:7:::' >>"$WORK/shadow"
-chmod 640 "$WORK/shadow"
+# ---- the relay's view of the system ----
+# A copy of /etc with a "porthole" account (the relay's login name; the real
+# system need not have one) and DEVICE names resolving to 127.0.0.1, mounted
+# over /etc for the relay sshd only. The whole directory, not single files:
+# a bind mount on /etc/passwd would vanish the moment anything on the host
+# replaced /etc/passwd (useradd in a concurrent test does).
+cp -a /etc "$WORK/relay-etc"
+printf '127.0.0.1 localhost dev-7 dev-8 dev-9 dev-10\n' >"$WORK/relay-etc/hosts"
+grep -v '^porthole:' /etc/passwd >"$WORK/relay-etc/passwd"
+echo 'porthole:x:65534:65534:porthole relay:/nonexistent:/usr/sbin/nologin' >>"$WORK/relay-etc/passwd"
+grep -v '^porthole:' /etc/shadow >"$WORK/relay-etc/shadow"
+echo 'porthole:*:19000:0:99999:7:::' >>"$WORK/relay-etc/shadow"
+chmod 640 "$WORK/relay-etc/shadow"
 
-# start_ns_sshd NAME PORT CONFIG-LINES...: a root sshd in the namespace, with
-# its own /run, hosts, passwd and shadow. Sets LOG_<NAME>.
+# start_ns_sshd NAME PORT ETC CONFIG-LINES...: a root sshd in the namespace,
+# with its own /run and ETC mounted over /etc ("-": the system's).
 start_ns_sshd() {
-  local name=$1 port=$2 dir=$WORK/$1 pid res
-  shift 2
+  local name=$1 port=$2 etc=$3 dir=$WORK/$1 pid res
+  shift 3
   mkdir -m 755 "$dir"
   ssh-keygen -q -t ed25519 -N '' -C "$name-host" -f "$dir/host_ed25519" </dev/null
   {
@@ -55,9 +61,8 @@ EOF2
   : >"$dir/sshd.log"
   "${NSX[@]}" unshare -m --propagation private sh -c \
     'mount -t tmpfs -o mode=755 none /run && mkdir /run/sshd &&
-     mount --bind "$0/hosts" /etc/hosts && mount --bind "$0/passwd" /etc/passwd &&
-     mount --bind "$0/shadow" /etc/shadow && exec "$@"' \
-    "$WORK" /usr/sbin/sshd -D -E "$dir/sshd.log" -f "$dir/sshd_config" </dev/null \
+     { [ "$0" = - ] || mount --bind "$0" /etc; } && exec "$@"' \
+    "$etc" /usr/sbin/sshd -D -E "$dir/sshd.log" -f "$dir/sshd_config" </dev/null \
     >"$dir/stderr" 2>&1 &
   pid=$!
   at_exit _stop_tree "$pid"
@@ -81,9 +86,9 @@ log_has() {
   [ "${res%% *}" = 1 ] || fail "$3: $1's log has no '$2': $(tail -5 "$WORK/$1/sshd.log")"
 }
 
-start_ns_sshd relay 2222 "AuthorizedKeysFile $WORK/relay/authorized_keys" \
+start_ns_sshd relay 2222 "$WORK/relay-etc" "AuthorizedKeysFile $WORK/relay/authorized_keys" \
   "AllowUsers porthole" "PermitRootLogin no" "AllowTcpForwarding local" "PermitTTY no"
-start_ns_sshd device 22 "AuthorizedKeysFile $WORK/device/authorized_keys" \
+start_ns_sshd device 22 - "AuthorizedKeysFile $WORK/device/authorized_keys" \
   "PermitRootLogin prohibit-password"
 
 # ---- the operator's keys, the policy, the server ----
