@@ -111,12 +111,16 @@ expect_rc 1 "a command the device rejects"
 expect_err "failed: invalid command received from server" "the device's error line"
 ph command run dev-7 echo hello --no-wait
 expect_rc 0 "command run --no-wait"
-CID=$OUT
-ph command show "$CID"
-expect_out "command:  echo hello" "command show"
-expect_out $'stdout:\n  hello' "command show prints the device's output"
+[[ "$OUT" == urn:tdx-ota:command:* ]] || fail "--no-wait printed '$OUT', want the command id"
 ph command list --device dev-7 --json
 json_check "$OUT" "assert len(d['commands']) == 4, d" "command list"
+# A finished one (the first echo, waited for above) in detail.
+DONE=$(printf '%s' "$OUT" | python3 -c 'import json,sys
+print([c["id"] for c in json.load(sys.stdin)["commands"] if c["args"] == ["hello", "world"]][0])')
+ph command show "$DONE"
+expect_rc 0 "command show"
+grep -Eq '^command: +echo hello world$' <<<"$OUT" || fail "command show: no command line: $OUT"
+expect_out $'stdout:\n  hello world' "command show prints the device's output"
 
 trace "audit"
 ph audit
