@@ -13,6 +13,7 @@
 
 #include "cli/builtin_catalogue.h"
 #include "cli/keys_ops.h"
+#include "cli/keys_porthole.h"
 #include "cli/keys_remote.h"
 #include "cli/valid_for.h"
 #include "core/base/exit_code.h"
@@ -45,13 +46,16 @@ int Fail(const Status& s) {
   return ExitCodeFor(s);
 }
 
-void Print(const std::string& out) { std::fwrite(out.data(), 1, out.size(), stdout); }
+void Print(const std::string& out) {
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
 
 // Builds the parser. Options of `keys` itself are accepted after the verb.
 void Describe(CLI::App& app, KeysArgs& a) {
   app.description(
       "Manage tiers of OpenSSH authorized_keys on a device (KEYS.md).\n"
-      "HOST is `self` or an ssh destination (alias, user@host).");
+      "HOST is `self`, an ssh destination (alias, user@host), or\n"
+      "porthole:[USER@]DEVICE for a device reached through porthole's relay.");
   app.require_subcommand(1);
   app.add_option("--config", a.config_path,
                  "keys.toml (default /etc/porthole/keys.toml)");
@@ -104,8 +108,8 @@ void Describe(CLI::App& app, KeysArgs& a) {
   known->add_flag("--revoked", a.revoked, "the revoked keys");
 
   sub("sshd-config", "print the sshd_config drop-in for these tiers");
-  CLI::App* install = sub("install-sshd-config",
-                          "write the sshd_config drop-in and the KRL");
+  CLI::App* install =
+      sub("install-sshd-config", "write the sshd_config drop-in and the KRL");
   host(install);
   install->add_option("--output", a.output, "drop-in path")
       ->default_str(a.output);
@@ -113,15 +117,16 @@ void Describe(CLI::App& app, KeysArgs& a) {
 
 Result<keys::Catalogue> LoadCatalogue(const keys::KeysConfig& config,
                                       const std::string& extra_toml) {
-  PH_ASSIGN_OR_RETURN(keys::Catalogue c,
-                      keys::Catalogue::Parse(kBuiltinCatalogue,
-                                             kBuiltinCatalogueSource));
+  PH_ASSIGN_OR_RETURN(
+      keys::Catalogue c,
+      keys::Catalogue::Parse(kBuiltinCatalogue, kBuiltinCatalogueSource));
   PH_ASSIGN_OR_RETURN(keys::Catalogue file,
                       keys::Catalogue::Load(config.catalogue, true));
   PH_RETURN_IF_ERROR(c.Merge(file).Prefixed(config.catalogue));
   if (!extra_toml.empty()) {
-    PH_ASSIGN_OR_RETURN(keys::Catalogue sent,
-                        keys::Catalogue::Parse(extra_toml, "operator catalogue"));
+    PH_ASSIGN_OR_RETURN(
+        keys::Catalogue sent,
+        keys::Catalogue::Parse(extra_toml, "operator catalogue"));
     PH_RETURN_IF_ERROR(c.Merge(sent));
   }
   return c;
@@ -132,10 +137,10 @@ Result<std::vector<KeyArg>> ResolveKeys(const KeysArgs& a,
                                         const keys::Catalogue& catalogue) {
   std::vector<KeyArg> out;
   if (a.verb == "add" || (a.verb == "rm" && !a.revoked)) {
-    PH_ASSIGN_OR_RETURN(KeyArg k, ResolveKeyArg(catalogue, a.key,
-                                                a.verb == "rm"
-                                                    ? RevokedPolicy::kAllow
-                                                    : RevokedPolicy::kRefuse));
+    PH_ASSIGN_OR_RETURN(KeyArg k,
+                        ResolveKeyArg(catalogue, a.key,
+                                      a.verb == "rm" ? RevokedPolicy::kAllow
+                                                     : RevokedPolicy::kRefuse));
     out.push_back(std::move(k));
   }
   for (const auto& s : a.set_keys) {
@@ -231,6 +236,11 @@ int RunParsed(KeysArgs& a, const std::string& sent_catalogue, bool elevated) {
     KeysRequest req{NormalisedArgs(a, *resolved, a.remote_config),
                     catalogue->ToToml()};
     a.remote.host = a.host;
+    if (IsPortholeHost(a.host)) {
+      auto target = PortholeTarget(a.host, a.remote);
+      if (!target.ok()) return Fail(target.status());
+      a.remote = std::move(*target);
+    }
     auto code = RunKeysRemote(a.remote, req);
     return code.ok() ? *code : Fail(code.status());
   }
@@ -308,8 +318,8 @@ int Parse(const std::vector<std::string>& args, KeysArgs* a) {
                  what.c_str());
     return kExitUsage;
   }
-  a->output_given = app.get_subcommand("install-sshd-config")->count(
-                       "--output") > 0;
+  a->output_given =
+      app.get_subcommand("install-sshd-config")->count("--output") > 0;
   return -1;
 }
 
@@ -325,7 +335,8 @@ int RunKeys(const std::vector<std::string>& args) {
     if (int rc = Parse(req->args, &a); rc >= 0) return rc;
     if (a.host != "self" && !a.verb.empty() && a.verb != "known" &&
         a.verb != "sshd-config") {
-      return Fail(Status::InvalidArgument("a forwarded request must be for self"));
+      return Fail(
+          Status::InvalidArgument("a forwarded request must be for self"));
     }
     return RunParsed(a, req->catalogue_toml, geteuid() == 0);
   }

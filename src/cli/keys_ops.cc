@@ -4,10 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <functional>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "cli/valid_for.h"
@@ -62,10 +62,10 @@ enum class Missing { kCreate, kSkip };
 
 // Read-modify-replace of one keys file under its directory's lock. `edit`
 // returns whether it changed anything; nothing is written otherwise.
-Status EditKeysFile(const KeysContext& ctx, Tier tier, const std::string& path,
-                    Missing missing,
-                    const std::function<Result<bool>(AuthorizedKeysFile&)>& edit,
-                    bool* changed = nullptr) {
+Status EditKeysFile(
+    const KeysContext& ctx, Tier tier, const std::string& path, Missing missing,
+    const std::function<Result<bool>(AuthorizedKeysFile&)>& edit,
+    bool* changed = nullptr) {
   if (changed) *changed = false;
   const std::string dir = DirName(path);
   const bool customer = tier == Tier::kCustomer;
@@ -170,9 +170,9 @@ Result<KeyArg> ResolveKeyArg(const keys::Catalogue& catalogue,
   KeyArg k{std::move(line).value(), ""};
   if (const auto* r = catalogue.FindRevokedKey(k.line.key)) {
     if (revoked == RevokedPolicy::kRefuse) {
-      return Status::FailedPrecondition(
-          "key " + k.line.key.Fingerprint() +
-          " is revoked (catalogue ID '" + r->id + "')");
+      return Status::FailedPrecondition("key " + k.line.key.Fingerprint() +
+                                        " is revoked (catalogue ID '" + r->id +
+                                        "')");
     }
     k.id = r->id;
   } else if (const auto* e = catalogue.FindKnownKey(k.line.key)) {
@@ -184,8 +184,7 @@ Result<KeyArg> ResolveKeyArg(const keys::Catalogue& catalogue,
 Status KeysAdd(const KeysContext& ctx, const KeyArg& key,
                const std::string& valid_for, std::optional<Tier> tier_opt,
                std::string* out) {
-  PH_ASSIGN_OR_RETURN(auto expiry,
-                      ParseValidFor(valid_for, ctx.clock->Now()));
+  PH_ASSIGN_OR_RETURN(auto expiry, ParseValidFor(valid_for, ctx.clock->Now()));
   Tier tier = tier_opt.value_or(expiry ? Tier::kTemporary : Tier::kCustomer);
   if (!expiry && tier == Tier::kTemporary) {
     return Status::InvalidArgument(
@@ -193,19 +192,20 @@ Status KeysAdd(const KeysContext& ctx, const KeyArg& key,
         "to another tier (default customer)");
   }
   AuthorizedKey line = key.line;
-  std::erase_if(line.options,
-                [](const keys::KeyOption& o) { return o.name == "expiry-time"; });
+  std::erase_if(line.options, [](const keys::KeyOption& o) {
+    return o.name == "expiry-time";
+  });
   if (expiry) {
     line.options.push_back(
         {"expiry-time", keys::FormatExpiryTime(*expiry), ""});
   }
   PH_ASSIGN_OR_RETURN(std::string path, ctx.config.TierPath(tier));
   bool replaced = false;
-  PH_RETURN_IF_ERROR(EditKeysFile(
-      ctx, tier, path, Missing::kCreate, [&](AuthorizedKeysFile& f) {
-        replaced = f.Upsert(line);
-        return Result<bool>(true);
-      }));
+  PH_RETURN_IF_ERROR(EditKeysFile(ctx, tier, path, Missing::kCreate,
+                                  [&](AuthorizedKeysFile& f) {
+                                    replaced = f.Upsert(line);
+                                    return Result<bool>(true);
+                                  }));
   *out += std::string(replaced ? "replaced " : "added ") +
           Describe(line, key.id) + (replaced ? " in " : " to ") +
           TierLabel(tier, path) +
@@ -231,7 +231,8 @@ Status KeysSet(const KeysContext& ctx, Tier tier,
         removed = f.RemoveIf(IsKeyOrInvalid);
         for (const auto& k : keys) {
           bool dup = false;
-          for (const auto& l : f.lines()) dup |= l.key && l.key->key == k.line.key;
+          for (const auto& l : f.lines())
+            dup |= l.key && l.key->key == k.line.key;
           if (!dup) {
             f.Append(k.line);
             ++written;
@@ -245,16 +246,15 @@ Status KeysSet(const KeysContext& ctx, Tier tier,
   return Status::Ok();
 }
 
-Status KeysRemove(const KeysContext& ctx, const KeyArg& key,
-                  std::string* out) {
+Status KeysRemove(const KeysContext& ctx, const KeyArg& key, std::string* out) {
   size_t total = 0;
   for (const auto& [tier, path] : ResolvedTiers(ctx.config)) {
     size_t n = 0;
-    PH_RETURN_IF_ERROR(EditKeysFile(
-        ctx, tier, path, Missing::kSkip, [&](AuthorizedKeysFile& f) {
-          n = f.Remove(key.line.key);
-          return Result<bool>(n > 0);
-        }));
+    PH_RETURN_IF_ERROR(EditKeysFile(ctx, tier, path, Missing::kSkip,
+                                    [&](AuthorizedKeysFile& f) {
+                                      n = f.Remove(key.line.key);
+                                      return Result<bool>(n > 0);
+                                    }));
     if (n > 0) {
       *out += "removed " + Describe(key.line, key.id) + " from " +
               TierLabel(tier, path) +
@@ -263,8 +263,7 @@ Status KeysRemove(const KeysContext& ctx, const KeyArg& key,
     total += n;
   }
   if (total == 0) {
-    return Status::NotFound(Describe(key.line, key.id) +
-                            " is not in any tier");
+    return Status::NotFound(Describe(key.line, key.id) + " is not in any tier");
   }
   return Status::Ok();
 }
@@ -325,8 +324,7 @@ Status KeysPrune(const KeysContext& ctx, std::string* out) {
         size_t n = f.RemoveIf([&](const AuthorizedKeysLine& l) {
           auto e = l.key ? l.key->Expiry() : std::nullopt;
           if (e && *e <= now) {
-            gone.push_back(Describe(*l.key, "") + ", expired " +
-                           HumanTime(*e));
+            gone.push_back(Describe(*l.key, "") + ", expired " + HumanTime(*e));
           }
           return e && *e <= now;
         });
@@ -354,12 +352,11 @@ Status KeysList(const KeysContext& ctx, bool json, std::string* out) {
     for (size_t i = 0; i < f.lines().size(); ++i) {
       const AuthorizedKeysLine& l = f.lines()[i];
       if (!IsKeyOrInvalid(l)) continue;
-      nlohmann::ordered_json row = {{"tier", TierName(tier)},
-                            {"file", path},
-                            {"line", i + 1}};
+      nlohmann::ordered_json row = {
+          {"tier", TierName(tier)}, {"file", path}, {"line", i + 1}};
       if (!l.key) {
-        for (const char* k : {"type", "fingerprint", "comment", "id",
-                              "options", "expiry"}) {
+        for (const char* k :
+             {"type", "fingerprint", "comment", "id", "options", "expiry"}) {
           row[k] = nullptr;
         }
         row["state"] = "unparseable";
@@ -376,10 +373,12 @@ Status KeysList(const KeysContext& ctx, bool json, std::string* out) {
       row["fingerprint"] = k.key.Fingerprint();
       row["comment"] = k.comment;
       row["id"] = revoked ? nlohmann::ordered_json(revoked->id)
-                          : known ? nlohmann::ordered_json(known->id) : nullptr;
+                  : known ? nlohmann::ordered_json(known->id)
+                          : nullptr;
       row["options"] = keys::FormatKeyOptions(k.options);
-      row["expiry"] = expiry ? nlohmann::ordered_json(Iso8601(*expiry)) : nullptr;
-      row["state"] = revoked                    ? "REVOKED"
+      row["expiry"] =
+          expiry ? nlohmann::ordered_json(Iso8601(*expiry)) : nullptr;
+      row["state"] = revoked                      ? "REVOKED"
                      : (expiry && *expiry <= now) ? "expired"
                                                   : "active";
       rows.push_back(std::move(row));
@@ -406,13 +405,14 @@ Status KeysList(const KeysContext& ctx, bool json, std::string* out) {
     std::string who = r["id"].is_null() ? str(r["comment"]) : str(r["id"]);
     std::string expiry = r["expiry"].is_null() ? "never" : str(r["expiry"]);
     if (expiry.size() > 16) expiry = expiry.substr(0, 16) + "Z";
-    std::string where = str(r["file"]) + ":" +
-                        std::to_string(r["line"].get<size_t>());
+    std::string where =
+        str(r["file"]) + ":" + std::to_string(r["line"].get<size_t>());
     std::string opts =
         r["options"].is_null() ? str(r["error"]) : str(r["options"]);
-    *out += fmt::format(fmt::runtime(kRow), str(r["tier"]), short_types[i],
-                        str(r["fingerprint"]), who.empty() ? "-" : who, expiry,
-                        str(r["state"]), where + (opts.empty() ? "" : " " + opts));
+    *out +=
+        fmt::format(fmt::runtime(kRow), str(r["tier"]), short_types[i],
+                    str(r["fingerprint"]), who.empty() ? "-" : who, expiry,
+                    str(r["state"]), where + (opts.empty() ? "" : " " + opts));
   }
   return Status::Ok();
 }
@@ -423,8 +423,8 @@ Status KeysInstallSshdConfig(const KeysContext& ctx, const std::string& output,
   // every key.
   PH_RETURN_IF_ERROR(KeysSyncKrl(ctx, out));
   PH_RETURN_IF_ERROR(MakeDirs(DirName(output), 0755));
-  PH_RETURN_IF_ERROR(
-      AtomicReplace(output, keys::SshdDropIn(ctx.config), ReplaceOptions::NewMode(0644)));
+  PH_RETURN_IF_ERROR(AtomicReplace(output, keys::SshdDropIn(ctx.config),
+                                   ReplaceOptions::NewMode(0644)));
   *out += "wrote " + output + " (reload sshd to apply)\n";
   return Status::Ok();
 }

@@ -73,10 +73,10 @@ TEST_F(KeysOpsTest, AddTimedGoesToTemporaryWithUtcExpiry) {
   EXPECT_EQ(Read(Tier::kTemporary),
             "expiry-time=\"202611231005Z\" " + alice_ + "\n");
   EXPECT_NE(out_.find("added ED25519 SHA256:"), std::string::npos) << out_;
-  EXPECT_NE(out_.find("(alice@laptop) to temporary tier " +
-                      dir_.Join("temporary") +
-                      ", expires 2026-11-23 10:05 UTC"),
-            std::string::npos)
+  EXPECT_NE(
+      out_.find("(alice@laptop) to temporary tier " + dir_.Join("temporary") +
+                ", expires 2026-11-23 10:05 UTC"),
+      std::string::npos)
       << out_;
 }
 
@@ -84,18 +84,18 @@ TEST_F(KeysOpsTest, WarnsWhenSshdWouldIgnoreTheFile) {
   // The test directory is under /tmp, which is world-writable.
   ASSERT_TRUE(KeysAdd(ctx_, Key(alice_), "1h", std::nullopt, &out_).ok());
   ASSERT_EQ(ctx_.warnings.size(), 1u);
-  EXPECT_EQ(ctx_.warnings[0], "sshd (StrictModes) will ignore " +
-                                  dir_.Join("temporary") +
-                                  ": bad ownership or modes for directory /tmp");
+  EXPECT_EQ(ctx_.warnings[0],
+            "sshd (StrictModes) will ignore " + dir_.Join("temporary") +
+                ": bad ownership or modes for directory /tmp");
 }
 
 TEST_F(KeysOpsTest, AddForeverGoesToCustomer) {
   ASSERT_TRUE(KeysAdd(ctx_, Key(alice_), "forever", std::nullopt, &out_).ok());
   EXPECT_EQ(Read(Tier::kCustomer), alice_ + "\n");
   EXPECT_EQ(Read(Tier::kTemporary), "<missing>");
-  EXPECT_EQ(KeysAdd(ctx_, Key(alice_), "forever", Tier::kTemporary, &out_)
-                .code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      KeysAdd(ctx_, Key(alice_), "forever", Tier::kTemporary, &out_).code(),
+      StatusCode::kInvalidArgument);
 }
 
 TEST_F(KeysOpsTest, AddWithTierAndOwnOptions) {
@@ -107,8 +107,8 @@ TEST_F(KeysOpsTest, AddWithTierAndOwnOptions) {
 }
 
 TEST_F(KeysOpsTest, SameKeyIsReplacedNotDuplicated) {
-  WriteTier(Tier::kTemporary, "# header kept  \n" + Base(bob_) +
-                                  " keep me  \nnot a key line\n");
+  WriteTier(Tier::kTemporary,
+            "# header kept  \n" + Base(bob_) + " keep me  \nnot a key line\n");
   ASSERT_TRUE(KeysAdd(ctx_, Key(alice_), "1h", std::nullopt, &out_).ok());
   clock_.Advance(hours(1));
   std::string renamed = Base(alice_) + " renamed@laptop";
@@ -121,8 +121,8 @@ TEST_F(KeysOpsTest, SameKeyIsReplacedNotDuplicated) {
 }
 
 TEST_F(KeysOpsTest, ExistingExpiryIsReplaced) {
-  ASSERT_TRUE(KeysAdd(ctx_, Key("expiry-time=\"203001010000Z\",no-pty " +
-                                alice_),
+  ASSERT_TRUE(KeysAdd(ctx_,
+                      Key("expiry-time=\"203001010000Z\",no-pty " + alice_),
                       "1h", std::nullopt, &out_)
                   .ok());
   EXPECT_EQ(Read(Tier::kTemporary),
@@ -147,18 +147,18 @@ TEST_F(KeysOpsTest, ResolveKeyArgForms) {
                             RevokedPolicy::kRefuse);
   ASSERT_TRUE(file.ok()) << file.status().message();
   EXPECT_EQ(file->line.comment, "alice@laptop");
-  auto id = ResolveKeyArg(ctx_.catalogue, "repair@shop1",
-                          RevokedPolicy::kRefuse);
+  auto id =
+      ResolveKeyArg(ctx_.catalogue, "repair@shop1", RevokedPolicy::kRefuse);
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(id->id, "repair@shop1");
   auto line = ResolveKeyArg(ctx_.catalogue, Base(bob_) + " whoever",
                             RevokedPolicy::kRefuse);
   EXPECT_EQ(line->id, "repair@shop1");  // known by key material
-  EXPECT_EQ(ResolveKeyArg(ctx_.catalogue, "nobody@nowhere",
-                          RevokedPolicy::kRefuse)
-                .status()
-                .message(),
-            "'nobody@nowhere' is not a catalogue ID, a key file or a key line");
+  EXPECT_EQ(
+      ResolveKeyArg(ctx_.catalogue, "nobody@nowhere", RevokedPolicy::kRefuse)
+          .status()
+          .message(),
+      "'nobody@nowhere' is not a catalogue ID, a key file or a key line");
   auto bad = ResolveKeyArg(ctx_.catalogue, "ssh-ed25519 AAAA!!! x",
                            RevokedPolicy::kRefuse);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
@@ -168,11 +168,10 @@ TEST_F(KeysOpsTest, ResolveKeyArgForms) {
 
 TEST_F(KeysOpsTest, SetReplacesWholeTierKeepingComments) {
   WriteTier(Tier::kFleet, "# fleet hubs\n" + alice_ + "\nbroken\n");
-  ASSERT_TRUE(
-      KeysSet(ctx_, Tier::kFleet, {Key(bob_), Key(bob_)}, &out_).ok());
+  ASSERT_TRUE(KeysSet(ctx_, Tier::kFleet, {Key(bob_), Key(bob_)}, &out_).ok());
   EXPECT_EQ(Read(Tier::kFleet), "# fleet hubs\n" + bob_ + "\n");
-  EXPECT_EQ(out_, "set fleet tier " + dir_.Join("fleet") +
-                      ": 1 key (replacing 2)\n");
+  EXPECT_EQ(out_,
+            "set fleet tier " + dir_.Join("fleet") + ": 1 key (replacing 2)\n");
   EXPECT_EQ(KeysSet(ctx_, Tier::kTemporary, {Key(bob_)}, &out_).code(),
             StatusCode::kInvalidArgument);
 }
@@ -198,16 +197,16 @@ TEST_F(KeysOpsTest, RemoveRevokedSweepsAndWritesKrl) {
   EXPECT_EQ(Read(Tier::kCustomer), "");
   auto lost = keys::ParseAuthorizedKey(lost_);
   EXPECT_TRUE(*keys::KrlRevokes(ctx_.config.krl, lost->key));
-  EXPECT_FALSE(
-      *keys::KrlRevokes(ctx_.config.krl, keys::ParseAuthorizedKey(alice_)->key));
+  EXPECT_FALSE(*keys::KrlRevokes(ctx_.config.krl,
+                                 keys::ParseAuthorizedKey(alice_)->key));
   EXPECT_NE(out_.find("KRL " + ctx_.config.krl + " revokes 1 key"),
             std::string::npos);
 }
 
 TEST_F(KeysOpsTest, ClearAndPrune) {
-  WriteTier(Tier::kTemporary,
-            "# temp\nexpiry-time=\"202611230905Z\" " + alice_ +
-                "\nexpiry-time=\"202611230906Z\" " + bob_ + "\n");
+  WriteTier(Tier::kTemporary, "# temp\nexpiry-time=\"202611230905Z\" " +
+                                  alice_ + "\nexpiry-time=\"202611230906Z\" " +
+                                  bob_ + "\n");
   ASSERT_TRUE(KeysPrune(ctx_, &out_).ok());  // 09:05 is now: expired
   EXPECT_EQ(Read(Tier::kTemporary),
             "# temp\nexpiry-time=\"202611230906Z\" " + bob_ + "\n");
@@ -261,8 +260,8 @@ TEST_F(KeysOpsTest, ConcurrentAddsAllLand) {
     threads.emplace_back([&, i] {
       std::string out;
       auto k = ResolveKeyArg(ctx_.catalogue, lines[i], RevokedPolicy::kRefuse);
-      results[i] = k.ok() ? KeysAdd(ctx_, *k, "1h", std::nullopt, &out)
-                          : k.status();
+      results[i] =
+          k.ok() ? KeysAdd(ctx_, *k, "1h", std::nullopt, &out) : k.status();
     });
   }
   for (auto& t : threads) t.join();

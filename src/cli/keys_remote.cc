@@ -90,8 +90,9 @@ Result<int> RunKeysRemote(const RemoteTarget& target,
   opts.stdin_data = EncodeKeysRequest(request);
   opts.capture_stdout = false;
   opts.capture_stderr = false;
-  auto argv =
-      SshArgv(target, ShellQuote(target.remote_porthole) + " keys --from-stdin");
+  opts.env = target.env;
+  auto argv = SshArgv(
+      target, ShellQuote(target.remote_porthole) + " keys --from-stdin");
   PH_ASSIGN_OR_RETURN(RunResult r, RunProcess(argv, opts));
   if (r.exit_code == 255 || r.term_signal != 0) {
     std::fprintf(stderr, "porthole keys: ssh to %s failed (%s)\n",

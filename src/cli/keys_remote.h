@@ -33,6 +33,7 @@ struct RemoteTarget {
   std::string jump;                      // -J
   std::vector<std::string> ssh_options;  // -o, each
   std::string remote_porthole = "porthole";
+  std::vector<std::string> env;  // extra "NAME=value" for ssh's environment
 };
 
 // POSIX shell single-quoting of one word.

@@ -23,10 +23,12 @@ TEST(KeysRemoteTest, HostileRequests) {
   struct Case {
     std::string data, error;
   } cases[] = {
-      {"", "bad keys request on stdin: wrong header (is the local porthole the "
-           "same version?)"},
-      {"porthole-keys-request 2", "bad keys request on stdin: wrong header (is "
-                                  "the local porthole the same version?)"},
+      {"",
+       "bad keys request on stdin: wrong header (is the local porthole the "
+       "same version?)"},
+      {"porthole-keys-request 2",
+       "bad keys request on stdin: wrong header (is "
+       "the local porthole the same version?)"},
       {magic, "bad keys request on stdin: truncated"},
       {magic + "add", "bad keys request on stdin: truncated"},
       {magic + std::string("\0", 1), "bad keys request on stdin: no verb"},
@@ -43,8 +45,8 @@ TEST(KeysRemoteTest, HostileRequests) {
 }
 
 TEST(KeysRemoteTest, ShellQuoteSurvivesARealShell) {
-  for (std::string word : {"plain", "a b", "it's", "$(id)", "`x`", "\\\"'\n",
-                           ""}) {
+  for (std::string word :
+       {"plain", "a b", "it's", "$(id)", "`x`", "\\\"'\n", ""}) {
     auto r = RunProcess({"sh", "-c", "printf %s " + ShellQuote(word)});
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->out, word);
@@ -58,9 +60,9 @@ TEST(KeysRemoteTest, SshArgvPutsHostAfterDoubleDash) {
   t.ssh_config = "/c";
   t.jump = "hub";
   t.ssh_options = {"Port=2222"};
-  EXPECT_EQ(SshArgv(t, "cmd"),
-            (std::vector<std::string>{"ssh", "-T", "-F", "/c", "-J", "hub",
-                                      "-o", "Port=2222", "--", "dev-7", "cmd"}));
+  EXPECT_EQ(SshArgv(t, "cmd"), (std::vector<std::string>{
+                                   "ssh", "-T", "-F", "/c", "-J", "hub", "-o",
+                                   "Port=2222", "--", "dev-7", "cmd"}));
 }
 
 }  // namespace

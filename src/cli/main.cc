@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/cmd_keys.h"
+#include "cli/commands.h"
 #include "core/base/exit_code.h"
 
 namespace porthole::cli {
@@ -19,12 +20,27 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"keys", "manage tiers of OpenSSH authorized_keys on a device", RunKeys},
+    {"login", "log in to a porthole-server (pins its CA, saves the token)",
+     RunLogin},
+    {"logout", "forget the saved server and token", RunLogout},
+    {"devices", "list devices", RunDevices},
+    {"device", "show one device", RunDevice},
+    {"session", "open, list, show, close remote sessions", RunSession},
+    {"connect", "ssh to a device through the relay, opening a session",
+     RunConnect},
+    {"ssh-config", "print ssh_config blocks so `ssh DEVICE` works",
+     RunSshConfig},
+    {"ssh-proxy", "the ProxyCommand of ssh-config blocks", RunSshProxy},
+    {"command", "run, list, show remote commands", RunCommand},
+    {"audit", "the server's audit log", RunAudit},
+    {"policy", "the signed policy: show, edit, keygen, sign offline",
+     RunPolicy},
 };
 
 void Usage(FILE* f) {
   std::fprintf(f, "usage: porthole COMMAND [ARGS...]\n\ncommands:\n");
   for (const Command& c : kCommands) {
-    std::fprintf(f, "  %-10s %s\n", c.name, c.summary);
+    std::fprintf(f, "  %-11s %s\n", c.name, c.summary);
   }
   std::fprintf(f, "\n'porthole COMMAND --help' for more; --version.\n");
 }
@@ -58,7 +74,8 @@ int Main(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   // A child (ssh, sudo) that exits before reading the request we feed it must
-  // give us EPIPE, not kill us.
+  // give us EPIPE, not kill us. (An ignored signal survives exec: children
+  // get the default back in SpawnProcess, and before connect's exec.)
   std::signal(SIGPIPE, SIG_IGN);
   return porthole::cli::Main(argc, argv);
 }

@@ -14,8 +14,9 @@ Result<std::optional<SystemTime>> ParseValidFor(std::string_view text,
   };
   if (text == "forever") return std::optional<SystemTime>();
   if (text.size() < 2) {
-    return bad("expected Nh, Nd, Nw, Nm (hours, days, weeks, months) or "
-               "forever");
+    return bad(
+        "expected Nh, Nd, Nw, Nm (hours, days, weeks, months) or "
+        "forever");
   }
   char unit = text.back();
   std::string_view digits = text.substr(0, text.size() - 1);
@@ -36,9 +37,15 @@ Result<std::optional<SystemTime>> ParseValidFor(std::string_view text,
   sys_seconds start = floor<minutes>(time_point_cast<seconds>(now));
   sys_seconds end;
   switch (unit) {
-    case 'h': end = start + hours(n); break;
-    case 'd': end = start + days(n); break;
-    case 'w': end = start + weeks(n); break;
+    case 'h':
+      end = start + hours(n);
+      break;
+    case 'd':
+      end = start + days(n);
+      break;
+    case 'w':
+      end = start + weeks(n);
+      break;
     default: {
       auto day = floor<days>(start);
       year_month_day ymd{day};

@@ -46,19 +46,23 @@ TEST(ValidForTest, BadValues) {
        "VALID_FOR '99999m': longer than 10 years (use forever for a permanent "
        "key)"},
       {"3x", "VALID_FOR '3x': unknown unit 'x' (h, d, w, m, or forever)"},
-      {"", "VALID_FOR '': expected Nh, Nd, Nw, Nm (hours, days, weeks, months) "
-           "or forever"},
-      {"h", "VALID_FOR 'h': expected Nh, Nd, Nw, Nm (hours, days, weeks, "
-            "months) or forever"},
+      {"",
+       "VALID_FOR '': expected Nh, Nd, Nw, Nm (hours, days, weeks, months) "
+       "or forever"},
+      {"h",
+       "VALID_FOR 'h': expected Nh, Nd, Nw, Nm (hours, days, weeks, "
+       "months) or forever"},
       {"1.5h", "VALID_FOR '1.5h': expected a positive whole number before 'h'"},
       {"+1h", "VALID_FOR '+1h': expected a positive whole number before 'h'"},
       {"01h", "VALID_FOR '01h': must be at least 1"},
       {"1 h", "VALID_FOR '1 h': expected a positive whole number before 'h'"},
       {"1H", "VALID_FOR '1H': unknown unit 'H' (h, d, w, m, or forever)"},
-      {"9999999999999999999h", "VALID_FOR '9999999999999999999h': too long "
-                               "(use forever)"},
-      {"Forever", "VALID_FOR 'Forever': unknown unit 'r' (h, d, w, m, or "
-                  "forever)"},
+      {"9999999999999999999h",
+       "VALID_FOR '9999999999999999999h': too long "
+       "(use forever)"},
+      {"Forever",
+       "VALID_FOR 'Forever': unknown unit 'r' (h, d, w, m, or "
+       "forever)"},
   };
   for (const auto& c : cases) {
     auto r = ParseValidFor(c.text, now);

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """A real HTTPS server for client tests: TLS with required client
-certificates from --ca, HTTP/1.1 keep-alive. Prints its port on stdout.
+certificates from --ca (without --ca no client certificate is asked for),
+HTTP/1.1 keep-alive. --cert may hold a chain (the server's certificate
+first), which is sent as it is. Prints its port on stdout.
 
-  GET|POST /echo        200, JSON {method, path, headers, body, client_cn}
+  GET|POST|DELETE /echo 200, JSON {method, path, headers, body, client_cn}
   GET /status/N         status N, body "status N"
   GET /bytes/N          200, N bytes of 'x'
   GET /slow/MS          sleeps MS milliseconds, then 200 "late"
@@ -49,18 +51,20 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = handle_any
     do_POST = handle_any
+    do_DELETE = handle_any
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
-    p.add_argument("--ca", required=True)
+    p.add_argument("--ca")
     a = p.parse_args()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
-    ctx.load_verify_locations(a.ca)
-    ctx.verify_mode = ssl.CERT_REQUIRED
+    if a.ca:
+        ctx.load_verify_locations(a.ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "core/base/file.h"
+#include "core/crypto/signature.h"
 #include "core/http/http_client.h"
 
 namespace porthole::http {
@@ -67,6 +68,33 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+bool IsTokenChar(unsigned char c) {
+  return std::isalnum(c) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+             std::string_view::npos;
+}
+
+// A header that cannot smuggle a second header or a second request.
+Status CheckHeader(const std::string& name, const std::string& value) {
+  if (name.empty() ||
+      !std::all_of(name.begin(), name.end(),
+                   [](unsigned char c) { return IsTokenChar(c); })) {
+    return Status::InvalidArgument("bad HTTP header name '" + name + "'");
+  }
+  for (unsigned char c : value) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      return Status::InvalidArgument("HTTP header " + name +
+                                     ": control character in the value");
+    }
+  }
+  return Status::Ok();
+}
+
+void InitCurlOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
 class CurlHttpClient : public HttpClient {
  public:
   CurlHttpClient(TlsClientConfig config, std::unique_ptr<CURL, CurlDeleter> h)
@@ -85,6 +113,12 @@ class CurlHttpClient : public HttpClient {
     if (!config_.ats_namespace.empty()) {
       add_header("x-ats-namespace: " + config_.ats_namespace);
     }
+    for (const auto& [name, value] : request.headers) {
+      PH_RETURN_IF_ERROR(CheckHeader(name, value));
+      add_header(name + ": " + value);
+    }
+    // A handle is reused: undo the previous request's method.
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, nullptr);
     if (request.method == "POST") {
       curl_easy_setopt(c, CURLOPT_POST, 1L);
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
@@ -94,6 +128,9 @@ class CurlHttpClient : public HttpClient {
       add_header("Expect:");  // no 100-continue round trip
     } else if (request.method == "GET") {
       curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    } else if (request.method == "DELETE") {
+      curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+      curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
     } else {
       return Status::InvalidArgument("unsupported HTTP method " +
                                      request.method);
@@ -144,8 +181,7 @@ Status TlsClientConfig::LoadFiles() {
 
 Result<std::unique_ptr<HttpClient>> MakeCurlHttpClient(
     const TlsClientConfig& config) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  InitCurlOnce();
   // Read each file once here so a missing one is named now, not at the first
   // request.
   const std::pair<const std::string*, const std::string*> material[] = {
@@ -195,6 +231,62 @@ Result<std::unique_ptr<HttpClient>> MakeCurlHttpClient(
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   return std::unique_ptr<HttpClient>(
       std::make_unique<CurlHttpClient>(config, std::move(h)));
+}
+
+Result<std::vector<std::string>> FetchPeerCertificates(
+    const std::string& url, std::chrono::milliseconds timeout) {
+  if (!url.starts_with("https://")) {
+    return Status::InvalidArgument("'" + url + "': not an https:// URL");
+  }
+  InitCurlOnce();
+  std::unique_ptr<CURL, CurlDeleter> h(curl_easy_init());
+  if (!h) return Status::Internal("curl_easy_init failed");
+  CURL* c = h.get();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  // Nothing is trusted here: the caller compares what comes back with a pin.
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  curl_easy_setopt(c, CURLOPT_CAINFO, nullptr);
+  curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
+  curl_easy_setopt(c, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+  curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
+  // The TLS handshake only: no request (and no token) goes to a server that
+  // is not trusted yet.
+  curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  char error[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  CURLcode rc = curl_easy_perform(c);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+  if (rc != CURLE_OK) {
+    return Status::Unavailable(url + ": " +
+                               (error[0] ? error : curl_easy_strerror(rc)));
+  }
+  curl_certinfo* info = nullptr;
+  if (curl_easy_getinfo(c, CURLINFO_CERTINFO, &info) != CURLE_OK || !info ||
+      info->num_of_certs <= 0) {
+    return Status::Unavailable(url + ": the server presented no certificate");
+  }
+  std::vector<std::string> ders;
+  for (int i = 0; i < info->num_of_certs; ++i) {
+    std::string_view prefix = "Cert:";
+    const curl_slist* pem = nullptr;
+    for (const curl_slist* l = info->certinfo[i]; l; l = l->next) {
+      if (std::string_view(l->data).starts_with(prefix)) pem = l;
+    }
+    if (!pem) {
+      return Status::Internal(url + ": libcurl gave certificate " +
+                              std::to_string(i) + " without its PEM");
+    }
+    auto der = crypto::PemDecode(
+        std::string_view(pem->data).substr(prefix.size()), "CERTIFICATE");
+    if (!der.ok())
+      return der.status().Prefixed(url + ": certificate " + std::to_string(i));
+    ders.push_back(std::move(*der));
+  }
+  return ders;
 }
 
 }  // namespace porthole::http

@@ -3,8 +3,11 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "core/base/file.h"
 #include "core/base/subprocess.h"
 #include "core/base/test_util.h"
+#include "core/crypto/digest.h"
+#include "core/crypto/signature.h"
 #include "core/http/http_client.h"
 
 namespace porthole::http {
@@ -143,8 +146,8 @@ TEST_F(CurlClientTest, Timeout) {
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(2500));
   // A per-request timeout (long poll) overrides the client's.
-  auto late = client->Send(
-      {.url = base_ + "/slow/500", .timeout = milliseconds(5000)});
+  auto late =
+      client->Send({.url = base_ + "/slow/500", .timeout = milliseconds(5000)});
   ASSERT_TRUE(late.ok()) << late.status().message();
   EXPECT_EQ(late->body, "late");
 }
@@ -192,6 +195,118 @@ TEST_F(CurlClientTest, PlainHttpOnlyWhenAllowed) {
   auto r = client->Send({.url = "http://127.0.0.1:1/echo"});
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(r.status().message().find("http"), std::string::npos);
+}
+
+TEST_F(CurlClientTest, ExtraHeadersAndDelete) {
+  auto client = Client(Config());
+  ASSERT_TRUE(client);
+  HttpRequest del{.method = "DELETE", .url = base_ + "/echo"};
+  del.headers = {{"Authorization", "Bearer tok-1"}};
+  auto r = client->Send(del);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto j = nlohmann::json::parse(r->body);
+  EXPECT_EQ(j["method"], "DELETE");
+  EXPECT_EQ(j["headers"]["authorization"], "Bearer tok-1");
+  // The same handle goes back to GET and POST after a DELETE.
+  auto get = client->Send({.url = base_ + "/echo"});
+  ASSERT_TRUE(get.ok());
+  EXPECT_EQ(nlohmann::json::parse(get->body)["method"], "GET");
+  EXPECT_FALSE(
+      nlohmann::json::parse(get->body)["headers"].contains("authorization"));
+  auto post = client->Send({.method = "POST", .url = base_ + "/echo"});
+  ASSERT_TRUE(post.ok());
+  EXPECT_EQ(nlohmann::json::parse(post->body)["method"], "POST");
+}
+
+TEST_F(CurlClientTest, HeaderInjectionIsRefusedBeforeSending) {
+  auto client = Client(Config());
+  ASSERT_TRUE(client);
+  const std::pair<std::string, std::string> bad[] = {
+      {"Authorization", "Bearer x\r\nX-Evil: 1"},
+      {"Authorization", std::string("Bearer x\0y", 10)},
+      {"Bad Name", "v"},
+      {"", "v"},
+      {"X:Y", "v"},
+  };
+  for (const auto& h : bad) {
+    HttpRequest req{.url = base_ + "/echo"};
+    req.headers = {h};
+    auto r = client->Send(req);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << h.first;
+  }
+  HttpRequest put{.method = "PUT", .url = base_ + "/echo"};
+  EXPECT_EQ(client->Send(put).status().code(), StatusCode::kInvalidArgument);
+}
+
+// The operator's case: no client certificate, the CA given as PEM in
+// memory, and the server sending its chain (its certificate, then the CA).
+class ChainServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string tools = std::string(PORTHOLE_SOURCE_DIR) + "/tests/tools";
+    auto made = RunProcess({"bash", tools + "/mkcerts.sh", dir_.path()});
+    ASSERT_TRUE(made.ok() && made->success()) << "mkcerts.sh failed";
+    auto server_pem = ReadFile(dir_.Join("server.crt"), 1 << 20);
+    auto ca_pem = ReadFile(dir_.Join("ca.crt"), 1 << 20);
+    ASSERT_TRUE(server_pem.ok() && ca_pem.ok());
+    ca_pem_ = *ca_pem;
+    server_pem_ = *server_pem;
+    ASSERT_TRUE(
+        AtomicReplace(dir_.Join("chain.pem"), *server_pem + *ca_pem).ok());
+    ChildProcess::Options o;
+    o.pipe_stdout = true;
+    auto server = ChildProcess::Start(
+        {"python3", tools + "/tls_server.py", "--cert", dir_.Join("chain.pem"),
+         "--key", dir_.Join("server.key")},
+        o);
+    ASSERT_TRUE(server.ok()) << server.status().message();
+    server_ = std::make_unique<ChildProcess>(std::move(server).value());
+    auto port = server_->ReadLine(milliseconds(10000));
+    ASSERT_TRUE(port.ok()) << "tls_server.py did not start";
+    port_ = *port;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ChildProcess> server_;
+  std::string port_, ca_pem_, server_pem_;
+};
+
+TEST_F(ChainServerTest, PeerCertificatesAreTheChainAsSent) {
+  auto certs = FetchPeerCertificates("https://127.0.0.1:" + port_ + "/x",
+                                     milliseconds(5000));
+  ASSERT_TRUE(certs.ok()) << certs.status().message();
+  ASSERT_EQ(certs->size(), 2u);
+  EXPECT_EQ((*certs)[0], *crypto::PemDecode(server_pem_, "CERTIFICATE"));
+  EXPECT_EQ((*certs)[1], *crypto::PemDecode(ca_pem_, "CERTIFICATE"));
+}
+
+TEST_F(ChainServerTest, PeerCertificatesFailClosedWhenNobodyAnswers) {
+  auto r = FetchPeerCertificates("https://127.0.0.1:1/", milliseconds(2000));
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(
+      FetchPeerCertificates("http://127.0.0.1:" + port_, milliseconds(100))
+          .status()
+          .code(),
+      StatusCode::kInvalidArgument);
+}
+
+TEST_F(ChainServerTest, CaInMemoryWithoutClientCertificate) {
+  TlsClientConfig c;
+  c.ca_pem = ca_pem_;
+  auto client = MakeCurlHttpClient(c);
+  ASSERT_TRUE(client.ok());
+  auto r = (*client)->Send({.url = "https://localhost:" + port_ + "/echo"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(nlohmann::json::parse(r->body)["client_cn"].is_null());
+  // No CA at all: nothing is trusted (no system roots).
+  auto none = MakeCurlHttpClient(TlsClientConfig{});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ((*none)
+                ->Send({.url = "https://localhost:" + port_ + "/echo"})
+                .status()
+                .code(),
+            StatusCode::kUnavailable);
 }
 
 TEST(CurlClientSetupTest, MissingFileIsNamed) {

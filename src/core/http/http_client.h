@@ -3,7 +3,9 @@
 //
 // A response of any status is a successful Send(): the caller decides what a
 // 404 means. Send() fails only when no complete response arrived (transport,
-// TLS, timeout: kUnavailable) or the body exceeded the cap (kCorrupt).
+// TLS, timeout: kUnavailable), the body exceeded the cap (kCorrupt) or the
+// request itself is malformed (an unknown method, a header name or value
+// that would break the request: kInvalidArgument, nothing sent).
 #ifndef PORTHOLE_CORE_HTTP_HTTP_CLIENT_H_
 #define PORTHOLE_CORE_HTTP_HTTP_CLIENT_H_
 
@@ -11,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,10 +22,13 @@
 namespace porthole::http {
 
 struct HttpRequest {
-  std::string method = "GET";  // GET or POST
+  std::string method = "GET";  // GET, POST or DELETE
   std::string url;
-  std::string body;          // sent for POST
-  bool json_body = true;     // Content-Type: application/json
+  std::string body;       // sent for POST
+  bool json_body = true;  // Content-Type: application/json
+  // Extra request headers ("Authorization", "Bearer ..."). Names must be
+  // HTTP tokens, values printable (no CR, LF or other controls).
+  std::vector<std::pair<std::string, std::string>> headers;
   // Per-request override of the client's timeout (e.g. a long poll).
   std::optional<std::chrono::milliseconds> timeout;
 };
@@ -43,9 +49,11 @@ class HttpClient {
   virtual Result<HttpResponse> Send(const HttpRequest& request) = 0;
 };
 
-// Mutual TLS: `ca_file` is the ONLY trust anchor (no system roots), the
-// server's name is verified against the URL host, the client presents
-// `cert_file` + `key_file`.
+// TLS: `ca_file` (or `ca_pem`) is the ONLY trust anchor (no system roots;
+// none given: every server is refused), the server's name is verified
+// against the URL host. With `cert_file` + `key_file` (or the PEMs) the
+// client presents a certificate (mutual TLS); without them it presents none
+// (the operator CLI authenticates with a bearer token instead).
 struct TlsClientConfig {
   std::string ca_file;
   std::string cert_file;
@@ -58,8 +66,8 @@ struct TlsClientConfig {
   std::string key_pem;
   std::chrono::milliseconds timeout{10000};  // whole request
   std::string user_agent;
-  std::string ats_namespace;  // sent as x-ats-namespace when not empty
-  size_t max_body = 1 << 20;  // larger responses fail
+  std::string ats_namespace;      // sent as x-ats-namespace when not empty
+  size_t max_body = 1 << 20;      // larger responses fail
   bool allow_plain_http = false;  // http:// URLs (tests, RAC's own harness)
 
   // Reads each named file (at most 1 MiB) into its *_pem member. Errors
@@ -71,6 +79,17 @@ struct TlsClientConfig {
 // if a file cannot be read or libcurl cannot be set up.
 Result<std::unique_ptr<HttpClient>> MakeCurlHttpClient(
     const TlsClientConfig& config);
+
+// The certificates an HTTPS server presents at `url` (its host and port; the
+// path is not used), in the order sent (its own first), each as DER. TRUSTS
+// NOTHING: neither the chain nor the host name is verified and no HTTP
+// request is sent, so the result is only good for comparing against a pin
+// the caller already holds (`porthole login --ca-sha256`); trust comes from
+// the caller's own check, then a verifying client. kUnavailable when no TLS
+// handshake completes within `timeout`; kInvalidArgument for a URL that is
+// not https://.
+Result<std::vector<std::string>> FetchPeerCertificates(
+    const std::string& url, std::chrono::milliseconds timeout);
 
 }  // namespace porthole::http
 
