@@ -3,7 +3,8 @@
 //
 // A response of any status is a successful Send(): the caller decides what a
 // 404 means. Send() fails only when no complete response arrived (transport,
-// TLS, timeout: kUnavailable) or the body exceeded the cap (kCorrupt).
+// TLS, timeout, cancelled: kUnavailable) or the body exceeded the cap
+// (kCorrupt).
 #ifndef PORTHOLE_CORE_HTTP_HTTP_CLIENT_H_
 #define PORTHOLE_CORE_HTTP_HTTP_CLIENT_H_
 
@@ -21,10 +22,14 @@ namespace porthole::http {
 struct HttpRequest {
   std::string method = "GET";  // GET or POST
   std::string url;
-  std::string body;          // sent for POST
-  bool json_body = true;     // Content-Type: application/json
+  std::string body;       // sent for POST
+  bool json_body = true;  // Content-Type: application/json
   // Per-request override of the client's timeout (e.g. a long poll).
   std::optional<std::chrono::milliseconds> timeout;
+  // Descriptors (eventfds) that cancel the request: as soon as one is
+  // readable (already, or while the request runs), Send() stops and fails
+  // with kUnavailable "METHOD URL: cancelled". They are never read.
+  std::vector<int> cancel_fds;
 };
 
 struct HttpResponse {
@@ -58,8 +63,8 @@ struct TlsClientConfig {
   std::string key_pem;
   std::chrono::milliseconds timeout{10000};  // whole request
   std::string user_agent;
-  std::string ats_namespace;  // sent as x-ats-namespace when not empty
-  size_t max_body = 1 << 20;  // larger responses fail
+  std::string ats_namespace;      // sent as x-ats-namespace when not empty
+  size_t max_body = 1 << 20;      // larger responses fail
   bool allow_plain_http = false;  // http:// URLs (tests, RAC's own harness)
 
   // Reads each named file (at most 1 MiB) into its *_pem member. Errors
