@@ -174,7 +174,8 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
   auto end_group = [&](Clock::time_point now) {
     kill(-pid, SIGTERM);
     term_sent = true;
-    kill_at = now + options.kill_grace;
+    kill_at =
+        now + (result.cancelled ? options.cancel_grace : options.kill_grace);
   };
   auto cancel_requested = [&] {
     if (options.cancel_fd < 0 || term_sent) return false;

@@ -32,9 +32,10 @@ struct RunOptions {
   std::chrono::milliseconds kill_grace{2000};
   bool new_process_group = false;  // implied by timeout and cancel_fd
   // When this descriptor (e.g. an eventfd) becomes readable, the child's
-  // whole group is ended as for a timeout (SIGTERM, then SIGKILL after
-  // kill_grace) and the result says `cancelled`. Never read. -1: none.
+  // whole group is ended as for a timeout, but with SIGKILL after
+  // cancel_grace, and the result says `cancelled`. Never read. -1: none.
   int cancel_fd = -1;
+  std::chrono::milliseconds cancel_grace{500};
 };
 
 struct RunResult {

@@ -91,7 +91,7 @@ TEST(SubprocessTest, CancelFdEndsTheWholeGroup) {
   ASSERT_TRUE(cancel.valid());
   RunOptions o;
   o.cancel_fd = cancel.get();
-  o.kill_grace = milliseconds(200);
+  o.cancel_grace = milliseconds(200);
   std::thread canceller([&] {
     std::this_thread::sleep_for(milliseconds(300));
     uint64_t one = 1;
