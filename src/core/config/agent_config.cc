@@ -1067,6 +1067,9 @@ std::string TorizonConfig::SessionsUrl() const {
 std::string TorizonConfig::CommandsUrl() const {
   return url.Resolve("commands").ToString();
 }
+std::string TorizonConfig::HostKeysUrl() const {
+  return url.Resolve("host-keys").ToString();
+}
 std::string TorizonConfig::CommandResultUrl(std::string_view urn) const {
   return url.Resolve("commands/" + std::string(urn) + "/result").ToString();
 }

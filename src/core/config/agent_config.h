@@ -154,6 +154,9 @@ struct TorizonConfig {
   std::string PublicKeysUrl() const;  // {url}public-keys
   std::string SessionsUrl() const;    // {url}sessions
   std::string CommandsUrl() const;    // {url}commands
+  // {url}host-keys: porthole-server's extension
+  // (docs/device-api-extensions.md 3), not RAC's.
+  std::string HostKeysUrl() const;
   // {url}commands/<urn>/result. `urn` must already be validated
   // ("urn:tdx-ota:command:<uuid>"); it is not escaped.
   std::string CommandResultUrl(std::string_view urn) const;

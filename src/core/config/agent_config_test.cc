@@ -898,6 +898,7 @@ TEST(AgentConfigTest, Endpoints) {
   EXPECT_EQ(tz.PublicKeysUrl(), "https://dgw.torizon.io/ras/public-keys");
   EXPECT_EQ(tz.SessionsUrl(), "https://dgw.torizon.io/ras/sessions");
   EXPECT_EQ(tz.CommandsUrl(), "https://dgw.torizon.io/ras/commands");
+  EXPECT_EQ(tz.HostKeysUrl(), "https://dgw.torizon.io/ras/host-keys");
   EXPECT_EQ(tz.CommandResultUrl(
                 "urn:tdx-ota:command:0b61a0c4-3f5e-4c1e-9a8e-5a0d0e7c2f11"),
             "https://dgw.torizon.io/ras/commands/"
