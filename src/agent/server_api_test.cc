@@ -103,7 +103,8 @@ TEST_F(ServerApiTest, DirectorFetchMapsStatusesForTheLoader) {
   using Kind = tuf::FetchResult::Kind;
   http_->Answer(200, "{}");
   EXPECT_EQ(api_->director()->Fetch("root.json", 100).kind, Kind::kFound);
-  EXPECT_EQ(http_->requests.back().url, "https://ras.example/director/root.json");
+  EXPECT_EQ(http_->requests.back().url,
+            "https://ras.example/director/root.json");
   http_->Answer(404);
   EXPECT_EQ(api_->director()->Fetch("2.root.json", 100).kind, Kind::kNotFound);
   http_->Answer(424);
@@ -144,7 +145,8 @@ TEST_F(ServerApiTest, LongPollAndCancelDescriptors) {
   EXPECT_EQ(poll.tag(), "e1");
 
   http_->Answer(503, "busy");
-  auto failed = api_->GetSession({.long_poll = &poll, .cap = std::chrono::seconds(3)});
+  auto failed =
+      api_->GetSession({.long_poll = &poll, .cap = std::chrono::seconds(3)});
   EXPECT_EQ(http_->requests.back().url,
             "https://ras.example/ras/sessions?wait=3&seen=e1");
   // Messages name the resource without the query.

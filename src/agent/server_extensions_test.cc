@@ -62,9 +62,9 @@ TEST(ExtensionsTest, ETag) {
   EXPECT_EQ(ParseETag(" \"0\" "), "0");
   EXPECT_EQ(ParseETag("\"" + std::string(64, 'a') + "\""),
             std::string(64, 'a'));
-  for (const std::string& bad : std::vector<std::string>
-       {"", "\"\"", "3f1c", "\"3F1C\"", "W/\"3f1c\"", "\"3f1c", "\"3f 1c\"",
-        "\"3f1c\"x", "\"" + std::string(65, 'a') + "\"", "\"g\""}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "\"\"", "3f1c", "\"3F1C\"", "W/\"3f1c\"", "\"3f1c", "\"3f 1c\"",
+           "\"3f1c\"x", "\"" + std::string(65, 'a') + "\"", "\"g\""}) {
     EXPECT_FALSE(ParseETag(bad).has_value()) << bad;
   }
 }
@@ -72,7 +72,8 @@ TEST(ExtensionsTest, ETag) {
 TEST(ExtensionsTest, StateFollowsTheLatestResponse) {
   ExtensionState state;
   EXPECT_EQ(state.Get(), ServerExtensions());
-  state.Update(Response({{"x-porthole-extensions", "long-poll=55, host-keys"}}));
+  state.Update(
+      Response({{"x-porthole-extensions", "long-poll=55, host-keys"}}));
   EXPECT_EQ(state.Get(), (ServerExtensions{55, true}));
   // A response without the header (a proxy's error page, a RAC server)
   // turns the extensions off.
@@ -85,8 +86,7 @@ class LongPollTest : public ::testing::Test {
   void Announce(const char* value) {
     state_.Update(Response({{"x-porthole-extensions", value}}));
   }
-  http::HttpRequest Next(LongPoll& poll,
-                         std::optional<milliseconds> cap = {}) {
+  http::HttpRequest Next(LongPoll& poll, std::optional<milliseconds> cap = {}) {
     http::HttpRequest r{.url = "https://s/ras/sessions"};
     poll.Prepare(&r, cap);
     return r;
