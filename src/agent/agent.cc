@@ -604,6 +604,18 @@ int Agent::Run() {
   bool long_polling = false;  // logged when it changes
   // After an answer: at once when the long poll allows it, else
   // poll_timeout (or a "poll now").
+  // Says when the server starts or stops offering long polls.
+  auto note_long_poll = [&] {
+    const uint32_t wait = session_poll_->Wait();
+    if ((wait > 0) == long_polling) return;
+    long_polling = wait > 0;
+    if (long_polling) {
+      spdlog::info("the server offers long polls: waiting up to {} s", wait);
+    } else {
+      spdlog::info("no long polls: polling every {}",
+                   config::FormatDuration(config_.device.poll_timeout));
+    }
+  };
   auto next_poll = [&]() {
     if (session_poll_->AgainAtOnce()) return !stopping_.load();
     return Sleep(poll);
@@ -623,19 +635,11 @@ int Agent::Run() {
       registered = true;
     }
     MaybePostHostKeys();
-    if (bool lp = session_poll_->Wait() > 0; lp != long_polling) {
-      long_polling = lp;
-      if (lp) {
-        spdlog::info("the server offers long polls: waiting up to {} s",
-                     session_poll_->Wait());
-      } else {
-        spdlog::info("no long polls: polling every {}",
-                     config::FormatDuration(config_.device.poll_timeout));
-      }
-    }
+    note_long_poll();
     Result<std::optional<tuf::DeviceSession>> r = api_->GetSession(
         {.long_poll = session_poll_.get(), .cancel_fds = {wake_fd_.get()}});
     if (stopping_.load()) break;
+    note_long_poll();
     if (!r.ok() && Readable(wake_fd_.get())) {
       // "Poll now" cut the held request: ask again, for a fresh answer.
       if (!AdmitPollNow(&last_poll_now_)) break;

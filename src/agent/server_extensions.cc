@@ -152,6 +152,10 @@ void LongPoll::Forget() {
   again_ = false;
 }
 
-bool LongPoll::AgainAtOnce() const { return again_; }
+bool LongPoll::AgainAtOnce() const {
+  // An ordinary request answered before the announcement was known: the
+  // first long poll follows at once.
+  return again_ || (last_wait_ == 0 && Wait() > 0);
+}
 
 }  // namespace porthole::agent

@@ -104,9 +104,10 @@ class LongPoll {
   void Forget();
 
   // Whether the next poll may follow at once: the last request was a long
-  // poll and its answer changed the tag or took at least half the wait.
-  // Otherwise (no long poll, or a server or proxy answering early with no
-  // change) the caller waits poll_timeout as without the extension.
+  // poll and its answer changed the tag or took at least half the wait, or
+  // it was an ordinary one and long polls are offered now. Otherwise (no
+  // long poll, or a server or proxy answering early with no change) the
+  // caller waits poll_timeout as without the extension.
   bool AgainAtOnce() const;
 
   // The tag of the last answer ("" when none); Seed() starts another

@@ -106,6 +106,10 @@ TEST_F(LongPollTest, OrdinaryRequestsWithoutTheAnnouncement) {
   EXPECT_FALSE(poll.AgainAtOnce());
   Announce("host-keys");
   EXPECT_EQ(poll.Wait(), 0u);
+  EXPECT_FALSE(poll.AgainAtOnce());
+  // Announced after that ordinary answer: the first long poll at once.
+  Announce("long-poll=30");
+  EXPECT_TRUE(poll.AgainAtOnce());
 }
 
 TEST_F(LongPollTest, WaitIsCappedAndRoundedDown) {
