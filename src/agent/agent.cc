@@ -602,8 +602,6 @@ int Agent::Run() {
                            .max = std::max(poll, milliseconds(60000))});
   bool registered = false;
   bool long_polling = false;  // logged when it changes
-  // After an answer: at once when the long poll allows it, else
-  // poll_timeout (or a "poll now").
   // Says when the server starts or stops offering long polls.
   auto note_long_poll = [&] {
     const uint32_t wait = session_poll_->Wait();
@@ -616,6 +614,8 @@ int Agent::Run() {
                    config::FormatDuration(config_.device.poll_timeout));
     }
   };
+  // After an answer: at once when the long poll allows it, else
+  // poll_timeout (or a "poll now").
   auto next_poll = [&]() {
     if (session_poll_->AgainAtOnce()) return !stopping_.load();
     return Sleep(poll);
