@@ -35,12 +35,14 @@ void CheckRoundTrip(const AgentConfig& c) {
       std::abort();
     }
     if (FormatAgentConfig(*back, ConfigStyle::kPlain) != plain) std::abort();
+    if (!porthole::config::ChangedSettings(c, *back).empty()) std::abort();
   }
   // The endpoints must not crash.
   const auto& tz = c.torizon;
   (void)tz.SessionsUrl();
   (void)tz.PublicKeysUrl();
   (void)tz.CommandsUrl();
+  (void)tz.HostKeysUrl();
   (void)tz.CommandResultUrl("urn:tdx-ota:command:x");
   (void)tz.RootUrl();
   (void)tz.VersionedRootUrl(2);

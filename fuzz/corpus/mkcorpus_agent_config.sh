@@ -92,6 +92,27 @@ ssh_private_key_path = "/k"
 %%
 RAC__DEVICE__SESSION__TARGET_HOST__HOST_PORT=127.0.0.1:2222
 '
+seed porthole-table "$head"'
+[device]
+ssh_private_key_path = "/k"
+[device.session.embedded]
+[porthole]
+dbus_bus = "system"
+long_poll_wait = "40s"
+reboot_command = ["systemctl", "reboot", "--when=+{delay_seconds}s", "{}"]
+reboot_delay = { secs = 90, nanos = 0 }
+restart_service_command = ["/bin/sh", "-c", "exec systemctl restart \"$1\"", "sh", "{service}.service"]
+%%
+PORTHOLE__PORTHOLE__LONG_POLL_WAIT=0s
+PORTHOLE__PORTHOLE__DBUS_BUS=session
+'
+seed porthole-bad-placeholder "$head"'
+[device]
+ssh_private_key_path = "/k"
+[device.session.embedded]
+[porthole]
+restart_service_command = ["systemctl", "restart", "{servce}"]
+'
 seed bad-duration "$head"'
 [device]
 ssh_private_key_path = "/k"

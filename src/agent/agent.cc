@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,13 +15,14 @@
 #include "agent/backoff.h"
 #include "agent/command_runner.h"
 #include "agent/privileges.h"
+#include "agent/reload.h"
 #include "agent/session_validity.h"
 #include "core/base/exit_code.h"
 #include "core/base/file.h"
 #include "core/ssh/reverse_tunnel.h"
 #include "core/tuf/error.h"
-#include "core/tuf/rfc3339.h"
 #include "core/tuf/remote_sessions.h"
+#include "core/tuf/rfc3339.h"
 
 namespace porthole::agent {
 namespace {
@@ -44,10 +46,15 @@ void Drain(int fd) {
   (void)ignored;
 }
 
+bool Readable(int fd) {
+  pollfd p = {fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
 // Waits for `fds` (readable) up to `timeout`; the index of the first ready
 // one, or -1 on timeout.
 int WaitAny(std::initializer_list<int> fds, milliseconds timeout) {
-  pollfd p[4];
+  pollfd p[6];
   size_t n = 0;
   for (int fd : fds) p[n++] = {fd, POLLIN, 0};
   int64_t ms = std::clamp<int64_t>(timeout.count(), 0, 24 * 3600 * 1000);
@@ -105,16 +112,27 @@ PolicyVerdict CheckPolicy(tuf::MetadataLoader& loader,
 
 // Re-validates the active session on its own thread (own HTTP client and
 // metadata loader) and stops the tunnel through `stop_fd` when it must end.
+// With the long-poll extension it long-polls `sessions` (wait at most
+// validation_poll_timeout) and re-validates on every answer; otherwise
+// every validation_poll_timeout. A timerfd cuts at expires_at, also in the
+// middle of a long poll.
 class Agent::Validator {
  public:
-  Validator(Agent* agent, const SessionPlan& plan)
-      : agent_(agent), plan_(plan), expires_at_(plan.session.expires_at) {
+  Validator(Agent* agent, const SessionPlan& plan, std::string seen_tag)
+      : agent_(agent),
+        plan_(plan),
+        expires_at_(plan.session.expires_at),
+        seen_tag_(std::move(seen_tag)) {
     stop_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     quit_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    expiry_fd_.reset(
+        timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK));
   }
   ~Validator() { Finish(); }
 
-  bool valid() const { return stop_fd_.valid() && quit_fd_.valid(); }
+  bool valid() const {
+    return stop_fd_.valid() && quit_fd_.valid() && expiry_fd_.valid();
+  }
   int stop_fd() const { return stop_fd_.get(); }
 
   void Start() {
@@ -133,42 +151,82 @@ class Agent::Validator {
   bool invalid() const { return invalid_; }
 
  private:
+  void ArmExpiry() {
+    itimerspec t = {};
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  expires_at_.time_since_epoch())
+                  .count();
+    if (ns <= 0) ns = 1;
+    t.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
+    t.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
+    timerfd_settime(expiry_fd_.get(), TFD_TIMER_ABSTIME, &t, nullptr);
+  }
+
   void Loop() {
     const milliseconds period =
         ToMillis(agent_->config_.device.validation_poll_timeout);
-    auto api = ServerApi::Create(agent_->config_, agent_->tls_);
+    auto api =
+        ServerApi::Create(agent_->config_, agent_->tls_, &agent_->extensions_);
     if (!api.ok()) {
       End("cannot re-validate: " + api.status().message(), true);
       return;
     }
+    (*api)->SetCancelFds({quit_fd_.get(), agent_->stop_fd_.get()});
     tuf::MetadataLoader loader(
         agent_->config_.Absolute(agent_->config_.device.local_tuf_repo_path),
         (*api)->director(), &agent_->clock_);
+    LongPoll long_poll(&agent_->extensions_,
+                       agent_->config_.porthole.long_poll_wait,
+                       ToMillis(agent_->config_.torizon.http_timeout));
+    long_poll.Seed(seen_tag_);
+    ArmExpiry();
+    std::chrono::steady_clock::time_point last_poll_now;
     int failures = 0;
     auto next = std::chrono::steady_clock::now() + period;
+    // Poll at once: the long poll's last answer allows it, or "poll now".
+    bool at_once = long_poll.Wait(period) > 0;
     while (true) {
-      auto to_next = std::chrono::duration_cast<milliseconds>(
-          next - std::chrono::steady_clock::now());
-      auto to_expiry = std::chrono::duration_cast<milliseconds>(
-          expires_at_ - agent_->clock_.Now());
-      int which = WaitAny({quit_fd_.get(), agent_->shutdown_fd_.get(),
-                           agent_->wake_fd_.get()},
-                          std::max(milliseconds(0), std::min(to_next, to_expiry)));
-      if (which == 0) return;  // the tunnel ended on its own
-      if (which == 1) return End("agent shutting down", false);
-      if (which == 2) Drain(agent_->wake_fd_.get());
-      if (agent_->clock_.Now() >= expires_at_) {
-        return End("session expired at " + plan_.session.expires_at_text,
-                   true);
+      if (!at_once) {
+        auto to_next = std::chrono::duration_cast<milliseconds>(
+            next - std::chrono::steady_clock::now());
+        int which = WaitAny({quit_fd_.get(), agent_->stop_fd_.get(),
+                             agent_->wake_fd_.get(), expiry_fd_.get()},
+                            std::max(milliseconds(0), to_next));
+        if (which == 0) return;  // the tunnel ended on its own
+        if (which == 1) return End(agent_->StopReason(), false);
+        if (which == 3) return Expired();
+        if (which == 2 && !agent_->AdmitPollNow(&last_poll_now)) {
+          return End(agent_->StopReason(), false);
+        }
+        if (which == -1 && std::chrono::steady_clock::now() < next) continue;
+        if (which == 2) long_poll.Forget();  // answered at once
       }
-      if (which == -1 && std::chrono::steady_clock::now() < next) continue;
+      at_once = false;
+      if (agent_->clock_.Now() >= expires_at_) return Expired();
+      Result<std::optional<tuf::DeviceSession>> fresh = (*api)->GetSession(
+          {.long_poll = &long_poll,
+           .cap = period,
+           .cancel_fds = {agent_->wake_fd_.get(), expiry_fd_.get()}});
+      if (!fresh.ok()) {
+        if (Readable(quit_fd_.get())) return;
+        if (agent_->stopping_.load()) return End(agent_->StopReason(), false);
+        if (Readable(expiry_fd_.get())) return Expired();
+        if (Readable(agent_->wake_fd_.get())) {
+          if (!agent_->AdmitPollNow(&last_poll_now)) {
+            return End(agent_->StopReason(), false);
+          }
+          at_once = true;  // a fresh, ordinary answer
+          continue;
+        }
+      }
       std::string transient;
-      std::string definite = Revalidate(**api, loader, &transient);
+      std::string definite = Revalidate(fresh, loader, &transient);
       next = std::chrono::steady_clock::now() + period;
       if (!definite.empty()) return End(definite, true);
       if (transient.empty()) {
         if (failures > 0) spdlog::info("session: re-validation works again");
         failures = 0;
+        at_once = long_poll.Wait(period) > 0 && long_poll.AgainAtOnce();
         continue;
       }
       if (++failures > kGracePeriods) {
@@ -183,11 +241,15 @@ class Agent::Validator {
     }
   }
 
+  void Expired() {
+    End("session expired at " + plan_.session.expires_at_text, true);
+  }
+
   // "" when the session is still valid (or only a transient failure, then
-  // in *transient); otherwise why it must end.
-  std::string Revalidate(ServerApi& api, tuf::MetadataLoader& loader,
-                         std::string* transient) {
-    Result<std::optional<tuf::DeviceSession>> fresh = api.GetSession();
+  // in *transient); otherwise why it must end. `fresh` is the answer of
+  // GET sessions.
+  std::string Revalidate(const Result<std::optional<tuf::DeviceSession>>& fresh,
+                         tuf::MetadataLoader& loader, std::string* transient) {
     if (!fresh.ok()) {
       *transient = fresh.status().message();
       return "";
@@ -200,6 +262,7 @@ class Agent::Validator {
     if (s.expires_at != expires_at_) {
       spdlog::info("session: expiry moved to {}", s.expires_at_text);
       expires_at_ = s.expires_at;
+      ArmExpiry();
     }
     if (agent_->clock_.Now() >= expires_at_) {
       return "session expired at " + s.expires_at_text;
@@ -228,31 +291,47 @@ class Agent::Validator {
   Agent* const agent_;
   const SessionPlan& plan_;
   SystemTime expires_at_;
-  UniqueFd stop_fd_;  // tells the tunnel to stop
-  UniqueFd quit_fd_;  // tells this thread to stop
+  const std::string seen_tag_;
+  UniqueFd stop_fd_;    // tells the tunnel to stop
+  UniqueFd quit_fd_;    // tells this thread to stop
+  UniqueFd expiry_fd_;  // timerfd: expires_at (CLOCK_REALTIME)
   std::thread thread_;
   std::string verdict_;
   bool invalid_ = false;
 };
 
-Agent::Agent(config::AgentConfig config)
-    : config_(std::move(config)), clock_(Clock::Real()) {
-  shutdown_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+Agent::Agent(config::AgentConfig config, AgentHooks hooks)
+    : config_(std::move(config)),
+      hooks_(std::move(hooks)),
+      clock_(Clock::Real()) {
+  stop_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  terminate_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   commands_wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  session_poll_ =
+      std::make_unique<LongPoll>(&extensions_, config_.porthole.long_poll_wait,
+                                 ToMillis(config_.torizon.http_timeout));
   status_.session_state = "starting";
   status_.mode = std::string(config::SessionModeName(config_.device.session));
 }
 
 Agent::~Agent() {
-  Shutdown();
+  Stop(true);
   dbus_.reset();
   if (commands_thread_.joinable()) commands_thread_.join();
+  if (reload_thread_.joinable()) reload_thread_.join();
 }
 
-void Agent::Shutdown() {
-  shutting_down_.store(true);
-  Signal(shutdown_fd_.get());
+void Agent::Shutdown() { Stop(true); }
+
+void Agent::Stop(bool terminate) {
+  stopping_.store(true);
+  if (terminate) Signal(terminate_fd_.get());
+  Signal(stop_fd_.get());
+}
+
+std::string Agent::StopReason() const {
+  return reloading_.load() ? "configuration reloaded" : "agent shutting down";
 }
 
 void Agent::PollNow() {
@@ -270,26 +349,71 @@ void Agent::SetStatus(const std::function<void(AgentStatus&)>& edit) {
   edit(status_);
 }
 
+bool Agent::AdmitPollNow(std::chrono::steady_clock::time_point* last) {
+  auto ready = *last + kPollNowInterval;
+  auto now = std::chrono::steady_clock::now();
+  if (now < ready) {
+    int which = WaitAny({stop_fd_.get()},
+                        std::chrono::duration_cast<milliseconds>(ready - now) +
+                            milliseconds(1));
+    if (which == 0) return false;
+  }
+  Drain(wake_fd_.get());
+  *last = std::chrono::steady_clock::now();
+  return !stopping_.load();
+}
+
 void Agent::CommandsLoop() {
   const milliseconds poll = ToMillis(config_.device.poll_timeout);
   Result<std::unique_ptr<http::HttpClient>> http =
       http::MakeCurlHttpClient(tls_);
   Result<std::unique_ptr<ServerApi>> director =
-      ServerApi::Create(config_, tls_);
+      ServerApi::Create(config_, tls_, &extensions_);
   if (!http.ok() || !director.ok()) {
     spdlog::error("commands: cannot start: {}",
                   (!http.ok() ? http.status() : director.status()).message());
     return;
   }
+  std::unique_ptr<http::HttpClient> client =
+      TrackExtensions(std::move(http).value(), &extensions_);
+  (*director)->SetCancelFds({stop_fd_.get()});
   tuf::MetadataLoader loader(
       config_.Absolute(config_.device.local_tuf_repo_path),
       (*director)->director(), &clock_);
   CommandRunner runner(
-      config_, http->get(), [&loader] { return loader.Load(); },
-      CommandLines(), clock_);
+      config_, client.get(), [&loader] { return loader.Load(); },
+      CommandLines::FromConfig(config_.porthole), clock_);
+  runner.SetInterrupts({.stop_fds = {stop_fd_.get()},
+                        .poll_now_fds = {commands_wake_fd_.get()},
+                        .cancel_command_fd = terminate_fd_.get()});
+  LongPoll long_poll(&extensions_, config_.porthole.long_poll_wait,
+                     ToMillis(config_.torizon.http_timeout));
+  runner.SetLongPoll(&long_poll);
   std::string last;
-  while (!shutting_down_.load()) {
+  std::chrono::steady_clock::time_point last_poll_now;
+  auto admit = [&] {
+    // As AdmitPollNow, for the commands eventfd.
+    auto ready = last_poll_now + kPollNowInterval;
+    auto now = std::chrono::steady_clock::now();
+    if (now < ready &&
+        WaitAny({stop_fd_.get()},
+                std::chrono::duration_cast<milliseconds>(ready - now) +
+                    milliseconds(1)) == 0) {
+      return false;
+    }
+    Drain(commands_wake_fd_.get());
+    last_poll_now = std::chrono::steady_clock::now();
+    return !stopping_.load();
+  };
+  while (!stopping_.load()) {
     Status s = runner.PollOnce();
+    if (stopping_.load()) break;
+    if (!s.ok() && Readable(commands_wake_fd_.get())) {
+      // "Poll now" cut a held GET commands: poll again, quietly.
+      if (!admit()) break;
+      long_poll.Forget();
+      continue;
+    }
     if (!s.ok() && s.message() != last) {
       spdlog::warn("commands: {}", s.message());
     } else if (s.ok() && !last.empty()) {
@@ -301,18 +425,20 @@ void Agent::CommandsLoop() {
       st.pending_commands = static_cast<uint32_t>(pending);
       if (!s.ok()) st.last_error = "commands: " + s.message();
     });
-    int which = WaitAny({shutdown_fd_.get(), commands_wake_fd_.get()}, poll);
-    if (which == 1) Drain(commands_wake_fd_.get());
+    if (s.ok() && long_poll.AgainAtOnce()) continue;
+    int which = WaitAny({stop_fd_.get(), commands_wake_fd_.get()}, poll);
+    if (which == 1 && !admit()) break;
   }
 }
 
 bool Agent::Sleep(milliseconds timeout) {
-  int which = WaitAny({shutdown_fd_.get(), wake_fd_.get()}, timeout);
+  int which = WaitAny({stop_fd_.get(), wake_fd_.get()}, timeout);
   if (which == 1) {
-    Drain(wake_fd_.get());
+    if (!AdmitPollNow(&last_poll_now_)) return false;
     retry_at_ = {};  // "poll now" retries a refused session too
+    session_poll_->Forget();
   }
-  return !shutting_down_.load();
+  return !stopping_.load();
 }
 
 void Agent::Problem(const std::string& message) {
@@ -325,18 +451,89 @@ void Agent::Problem(const std::string& message) {
   last_problem_ = message;
 }
 
+void Agent::MaybePostHostKeys() {
+  if (host_keys_posted_ || host_keys_.empty() || !extensions_.Get().host_keys ||
+      std::chrono::steady_clock::now() < host_keys_retry_at_) {
+    return;
+  }
+  Status s = api_->PostHostKeys(host_keys_);
+  if (s.ok()) {
+    spdlog::info("host keys: {} key(s) sent to the server", host_keys_.size());
+    host_keys_posted_ = true;
+    return;
+  }
+  if (stopping_.load()) return;
+  if (!host_keys_backoff_) {
+    host_keys_backoff_ = std::make_unique<Backoff>(Backoff::Options{
+        .initial = milliseconds(1000), .max = milliseconds(60000)});
+  }
+  const milliseconds delay = host_keys_backoff_->Next();
+  spdlog::warn("host keys: not sent (again in {} ms): {}", delay.count(),
+               s.message());
+  host_keys_retry_at_ = std::chrono::steady_clock::now() + delay;
+}
+
+void Agent::ReloadLoop() {
+  while (true) {
+    int which =
+        WaitAny({stop_fd_.get(), hooks_.reload_fd}, std::chrono::hours(1));
+    if (which == -1) continue;
+    if (which == 0 || stopping_.load()) return;
+    Drain(hooks_.reload_fd);
+    if (!hooks_.load_config) {
+      spdlog::warn("reload: not supported here; ignoring SIGHUP");
+      continue;
+    }
+    Result<config::AgentConfig> loaded = hooks_.load_config();
+    Status tls;
+    if (loaded.ok()) tls = ServerApi::LoadTls(*loaded).status();
+    ReloadDecision d =
+        DecideReload(config_, std::move(loaded), tls, geteuid() == 0);
+    switch (d.kind) {
+      case ReloadDecision::Kind::kKeep:
+        spdlog::error("{}", d.message);
+        break;
+      case ReloadDecision::Kind::kUnchanged:
+        spdlog::info("{}", d.message);
+        break;
+      case ReloadDecision::Kind::kRestart:
+        spdlog::info("{}", d.message);
+        for (const std::string& note : d.notes) spdlog::warn("{}", note);
+        reloaded_ = std::move(d.next);
+        reloading_.store(true);
+        Stop(false);
+        return;
+    }
+  }
+}
+
 Status Agent::StartUp() {
-  if (!shutdown_fd_.valid() || !wake_fd_.valid() ||
+  if (!stop_fd_.valid() || !terminate_fd_.valid() || !wake_fd_.valid() ||
       !commands_wake_fd_.valid()) {
     return PosixError("eventfd", errno);
   }
   // Certificates first (as root), so an unusable configuration creates no
   // key files and nothing needs them on disk after the privilege drop.
-  PH_ASSIGN_OR_RETURN(tls_, ServerApi::LoadTls(config_));
+  // After a reload the files may be root's while the agent no longer is:
+  // the material read at start stays in use.
+  Result<http::TlsClientConfig> tls = ServerApi::LoadTls(config_);
+  if (!tls.ok() && hooks_.previous_tls && geteuid() != 0) {
+    spdlog::warn(
+        "{}: using the certificate and key read before the privilege drop",
+        tls.status().message());
+    http::TlsClientConfig kept = *hooks_.previous_tls;
+    kept.timeout = ToMillis(config_.torizon.http_timeout);
+    kept.ats_namespace = config_.torizon.ats_namespace.value_or("");
+    tls = std::move(kept);
+  }
+  PH_ASSIGN_OR_RETURN(tls_, std::move(tls));
   if (geteuid() == 0) {
     if (const auto& who = config_.device.unprivileged_user_group) {
       PH_RETURN_IF_ERROR(DropPrivileges(*who));
-      spdlog::info("running as {} (privileges dropped)", who->ToString());
+      spdlog::info(
+          "running as {} (privileges dropped; setuid(0) refused as it must "
+          "be)",
+          who->ToString());
     } else {
       spdlog::warn(
           "running as root: set device.unprivileged_user_group (RAC runs as "
@@ -345,29 +542,28 @@ Status Agent::StartUp() {
   }
   const std::string key_path =
       config_.Absolute(config_.device.ssh_private_key_path);
-  PH_RETURN_IF_ERROR(CheckWritable(
-      "device.local_tuf_repo_path",
-      config_.Absolute(config_.device.local_tuf_repo_path)));
+  PH_RETURN_IF_ERROR(
+      CheckWritable("device.local_tuf_repo_path",
+                    config_.Absolute(config_.device.local_tuf_repo_path)));
   PH_RETURN_IF_ERROR(CheckWritable(
       "device.commands_dir", config_.Absolute(config_.device.commands_dir)));
   if (!PathExists(key_path)) {
-    PH_RETURN_IF_ERROR(
-        CheckWritable("device.ssh_private_key_path", key_path));
+    PH_RETURN_IF_ERROR(CheckWritable("device.ssh_private_key_path", key_path));
   }
-  if (const auto* spawned = std::get_if<config::SpawnedSshdSession>(
-          &config_.device.session)) {
-    PH_RETURN_IF_ERROR(
-        CheckWritable("device.session.spawned_sshd.config_dir",
-                      config_.Absolute(spawned->config_dir)));
+  if (const auto* spawned =
+          std::get_if<config::SpawnedSshdSession>(&config_.device.session)) {
+    PH_RETURN_IF_ERROR(CheckWritable("device.session.spawned_sshd.config_dir",
+                                     config_.Absolute(spawned->config_dir)));
   }
-  PH_ASSIGN_OR_RETURN(api_, ServerApi::Create(config_, tls_));
+  PH_ASSIGN_OR_RETURN(api_, ServerApi::Create(config_, tls_, &extensions_));
+  api_->SetCancelFds({stop_fd_.get()});
   PH_ASSIGN_OR_RETURN(ssh::PrivateKey key,
                       ssh::PrivateKey::LoadOrCreate(key_path));
-  spdlog::info("device key {} ({})", key_path,
-               key.public_key().Fingerprint());
+  spdlog::info("device key {} ({})", key_path, key.public_key().Fingerprint());
   device_key_ = std::make_unique<ssh::PrivateKey>(std::move(key));
   local_ = MakeLocalSession(config_);
   PH_RETURN_IF_ERROR(local_->Prepare());
+  host_keys_ = local_->HostKeys();
   loader_ = std::make_unique<tuf::MetadataLoader>(
       config_.Absolute(config_.device.local_tuf_repo_path), api_->director(),
       &clock_);
@@ -380,9 +576,16 @@ int Agent::Run() {
     return kExitFailure;
   }
   commands_thread_ = std::thread([this] { CommandsLoop(); });
+  if (hooks_.reload_fd >= 0) {
+    reload_thread_ = std::thread([this] { ReloadLoop(); });
+  }
   if (config_.device.enable_dbus_client) {
+    DbusOptions bus;
+    bus.bus = config_.porthole.dbus_bus == config::DbusBus::kSystem
+                  ? BusKind::kSystem
+                  : BusKind::kSession;
     dbus_ = std::make_unique<DbusService>(
-        DbusOptions(), [this] { PollNow(); }, [this] { return status(); });
+        bus, [this] { PollNow(); }, [this] { return status(); });
     if (Status s = dbus_->Start(); !s.ok()) {
       spdlog::error("D-Bus: {}", s.message());
     }
@@ -398,10 +601,30 @@ int Agent::Run() {
   Backoff session_backoff({.initial = std::max(poll, milliseconds(1000)),
                            .max = std::max(poll, milliseconds(60000))});
   bool registered = false;
-  while (!shutting_down_.load()) {
+  bool long_polling = false;  // logged when it changes
+  // Says when the server starts or stops offering long polls.
+  auto note_long_poll = [&] {
+    const uint32_t wait = session_poll_->Wait();
+    if ((wait > 0) == long_polling) return;
+    long_polling = wait > 0;
+    if (long_polling) {
+      spdlog::info("the server offers long polls: waiting up to {} s", wait);
+    } else {
+      spdlog::info("no long polls: polling every {}",
+                   config::FormatDuration(config_.device.poll_timeout));
+    }
+  };
+  // After an answer: at once when the long poll allows it, else
+  // poll_timeout (or a "poll now").
+  auto next_poll = [&]() {
+    if (session_poll_->AgainAtOnce()) return !stopping_.load();
+    return Sleep(poll);
+  };
+  while (!stopping_.load()) {
     if (!registered) {
       Status s = api_->RegisterKey(device_key_->PublicKeyLine());
       if (!s.ok()) {
+        if (stopping_.load()) break;
         Problem("cannot register the device key (retrying): " + s.message());
         if (!Sleep(backoff.Next())) break;
         continue;
@@ -411,12 +634,23 @@ int Agent::Run() {
       backoff.Reset();
       registered = true;
     }
-    Result<std::optional<tuf::DeviceSession>> r = api_->GetSession();
+    MaybePostHostKeys();
+    note_long_poll();
+    Result<std::optional<tuf::DeviceSession>> r = api_->GetSession(
+        {.long_poll = session_poll_.get(), .cancel_fds = {wake_fd_.get()}});
+    if (stopping_.load()) break;
+    note_long_poll();
+    if (!r.ok() && Readable(wake_fd_.get())) {
+      // "Poll now" cut the held request: ask again, for a fresh answer.
+      if (!AdmitPollNow(&last_poll_now_)) break;
+      retry_at_ = {};
+      continue;
+    }
     SetStatus([&](AgentStatus& st) {
       st.last_poll_time = tuf::FormatRfc3339(clock_.Now());
-      st.last_poll_result = !r.ok()               ? "error"
-                            : r->has_value()      ? "session"
-                                                  : "no session";
+      st.last_poll_result = !r.ok()          ? "error"
+                            : r->has_value() ? "session"
+                                             : "no session";
     });
     if (!r.ok()) {
       Problem("cannot poll for a session (retrying): " + r.status().message());
@@ -428,28 +662,34 @@ int Agent::Run() {
       ClearProblem();
       refused_.reset();
       backoff.Reset();
-      if (!Sleep(poll)) break;
+      if (!next_poll()) break;
       continue;
     }
     backoff.Reset();
     const tuf::DeviceSession& session = **r;
     if (refused_ && *refused_ == session &&
         std::chrono::steady_clock::now() < retry_at_) {
-      if (!Sleep(poll)) break;
+      if (!next_poll()) break;
       continue;
     }
     if (!refused_ || !(*refused_ == session)) session_backoff.Reset();
     if (RunSession(session) == Outcome::kEnded) {
       refused_.reset();
+      // Whatever ended it, ask again at once (the tag is stale by now).
+      session_poll_->Forget();
+      if (stopping_.load()) break;
+      if (session_poll_->Wait() > 0) continue;
     } else {
       refused_ = session;
       retry_at_ = std::chrono::steady_clock::now() + session_backoff.Next();
     }
-    if (!Sleep(poll)) break;
+    if (!next_poll()) break;
   }
+  Stop(false);  // the other threads end too
   dbus_.reset();
   if (commands_thread_.joinable()) commands_thread_.join();
-  spdlog::info("stopped");
+  if (reload_thread_.joinable()) reload_thread_.join();
+  spdlog::info(reloading_.load() ? "stopped for the reload" : "stopped");
   return kExitSuccess;
 }
 
@@ -512,7 +752,7 @@ Agent::Outcome Agent::RunSession(const tuf::DeviceSession& session) {
         plan.relay_host, plan.relay_port, plan.relay_user, tunnel.bound_port(),
         config::SessionModeName(config_.device.session),
         plan.operator_keys.size(), session.expires_at_text);
-    Validator validator(this, plan);
+    Validator validator(this, plan, session_poll_->tag());
     if (!validator.valid()) {
       local_->Stop();
       Problem("session: " + PosixError("eventfd", errno).message());
@@ -534,8 +774,8 @@ Agent::Outcome Agent::RunSession(const tuf::DeviceSession& session) {
       tunnel.Disconnect(validator.invalid() ? "disconnect, session not valid"
                                             : "disconnect, agent stopping");
     } else {
-      end_text = std::string(ssh::EndReasonName(end.reason)) + ": " +
-                 end.detail;
+      end_text =
+          std::string(ssh::EndReasonName(end.reason)) + ": " + end.detail;
       tunnel.Disconnect("disconnect");
     }
   }

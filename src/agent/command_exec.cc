@@ -71,6 +71,15 @@ bool AppendEscaped(std::string_view arg, std::string* out) {
   return true;
 }
 
+std::string Replace(std::string s, std::string_view from,
+                    const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos;
+       at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
 // The argv for `command`, or why there is none.
 struct Argv {
   std::vector<std::string> argv;
@@ -79,7 +88,15 @@ struct Argv {
 Argv BuildArgv(const Command& command, const CommandLines& lines) {
   Argv a;
   if (command.name == "reboot") {
+    const uint64_t secs =
+        lines.reboot_delay.secs + (lines.reboot_delay.nanos > 0 ? 1 : 0);
+    const std::string seconds = std::to_string(secs);
+    const std::string minutes = std::to_string((secs + 59) / 60);
     a.argv = lines.reboot;
+    for (std::string& s : a.argv) {
+      s = Replace(Replace(s, config::kDelaySecondsPlaceholder, seconds),
+                  config::kDelayMinutesPlaceholder, minutes);
+    }
   } else if (command.name == "restart-service") {
     if (command.args.empty()) {
       a.error = "restart-service: no argument for the service name";
@@ -87,7 +104,7 @@ Argv BuildArgv(const Command& command, const CommandLines& lines) {
     }
     a.argv = lines.restart_service;
     for (std::string& s : a.argv) {
-      if (s == "{}") s = command.args[0];
+      s = Replace(s, config::kServicePlaceholder, command.args[0]);
     }
   } else if (command.name == "echo") {
     a.argv = lines.echo;
@@ -164,8 +181,17 @@ std::string BuiltinEcho(const std::vector<std::string>& args) {
   return out;
 }
 
+CommandLines CommandLines::FromConfig(const config::PortholeConfig& p) {
+  CommandLines lines;
+  lines.reboot = p.reboot_command;
+  lines.reboot_delay = p.reboot_delay;
+  lines.restart_service = p.restart_service_command;
+  return lines;
+}
+
 CommandResult ExecuteCommand(const Command& command, const CommandLines& lines,
-                             config::Duration timeout, const Clock& clock) {
+                             config::Duration timeout, const Clock& clock,
+                             int cancel_fd) {
   const bool echo = command.name == "echo";
   if (echo && lines.echo.empty()) {
     CommandResult r;
@@ -183,6 +209,8 @@ CommandResult ExecuteCommand(const Command& command, const CommandLines& lines,
   options.max_output = kMaxOutputBytes;
   options.timeout =
       std::chrono::ceil<std::chrono::milliseconds>(timeout.ToChrono());
+  options.cancel_fd = cancel_fd;
+  options.cancel_grace = std::chrono::milliseconds(500);
   Result<RunResult> run = RunProcess(argv.argv, options);
   if (!run.ok()) {
     return ExecutionErrorResult(
@@ -190,7 +218,7 @@ CommandResult ExecuteCommand(const Command& command, const CommandLines& lines,
   }
   CommandResult r;
   r.finished_at = clock.Now();
-  r.success = !run->timed_out && run->exit_code == 0;
+  r.success = !run->timed_out && !run->cancelled && run->exit_code == 0;
   if (run->term_signal == 0 && run->exit_code >= 0) {
     r.exit_code = run->exit_code;
   }
@@ -202,6 +230,7 @@ CommandResult ExecuteCommand(const Command& command, const CommandLines& lines,
   r.stdout_text = CapOutput(out, out_more);
   r.stderr_text = CapOutput(run->err, run->err_truncated);
   if (run->timed_out) r.error = FormatTimeout(timeout);
+  if (run->cancelled) r.error = std::string(kCommandCancelled);
   return r;
 }
 

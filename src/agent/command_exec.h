@@ -16,31 +16,43 @@
 
 #include "agent/command.h"
 #include "core/base/clock.h"
+#include "core/config/agent_config.h"
 #include "core/config/duration.h"
 #include "core/tuf/remote_sessions.h"
 
 namespace porthole::agent {
 
-// The argument vectors the three commands run. argv[0] is looked up on
-// PATH when it has no '/'. The agent normally runs unprivileged, hence
-// sudo, and `-n` so that a missing sudoers rule fails at once instead of
-// waiting for a password (RAC bug 4). RAC's client.toml has no key for
-// these; they are injectable for tests and a future setting.
+// The argument vectors the three commands run: porthole.reboot_command
+// and porthole.restart_service_command of the config (FromConfig), never a
+// shell string. argv[0] is looked up on PATH when it has no '/'. The
+// agent normally runs unprivileged, hence sudo in the defaults, and `-n`
+// so that a missing sudoers rule fails at once instead of waiting for a
+// password (RAC bug 4). Placeholders are replaced inside each element
+// (config::kServicePlaceholder and the delay ones, agent_config.h); an
+// element never becomes more or fewer than one argument.
 struct CommandLines {
-  // Args are ignored. The delay lets the result reach the server before
-  // the device goes down; systemd (>= 254, as RAC needs too) reads "+30s"
-  // as relative to now, so no local wall-clock text that DST can make
-  // ambiguous (RAC bug 4).
-  std::vector<std::string> reboot = {"sudo", "-n", "systemctl", "reboot",
-                                     "--when=+30s"};
-  // Every element that is exactly "{}" becomes args[0]; extra args are
-  // ignored, as RAC does. A missing args[0] is an execution error.
-  std::vector<std::string> restart_service = {"sudo", "-n", "systemctl",
-                                              "restart", "{}"};
+  // Args are ignored. {delay_seconds} / {delay_minutes}: reboot_delay
+  // rounded up to whole seconds / minutes. The delay lets the result reach
+  // the server before the device goes down; the default `shutdown -r +1`
+  // is relative to now (no local wall-clock text that DST can make
+  // ambiguous, RAC bug 4) and works with systemd 252 (Debian 12), unlike
+  // `systemctl reboot --when=` (systemd >= 254).
+  std::vector<std::string> reboot = config::PortholeConfig().reboot_command;
+  config::Duration reboot_delay = config::PortholeConfig().reboot_delay;
+  // {service} becomes args[0]; extra args are ignored, as RAC does. A
+  // missing args[0] is an execution error.
+  std::vector<std::string> restart_service =
+      config::PortholeConfig().restart_service_command;
   // Empty: the built-in echo (coreutils' semantics, without a fork or a
-  // PATH lookup). Otherwise this argv with the args appended.
+  // PATH lookup). Otherwise this argv with the args appended (tests).
   std::vector<std::string> echo;
+
+  static CommandLines FromConfig(const config::PortholeConfig& porthole);
 };
+
+// What ExecuteCommand() puts in `error` when cancel_fd ended the command.
+inline constexpr std::string_view kCommandCancelled =
+    "cancelled: porthole-agent stopped while the command ran";
 
 // RAC's rule (5.3), returning why the command may not run; empty when it
 // may. Not allowed are: no `remote_commands` (exactly kNoRemoteCommands),
@@ -60,8 +72,12 @@ std::vector<std::string> ValidateCommand(const Command& command,
 // errors (the program cannot start, restart-service without a name, an
 // empty argv, an unknown name) are failed results with `error` a string
 // saying why (13 row 3). finished_at is clock.Now() when it ended.
+// When `cancel_fd` becomes readable (the agent is stopping) the whole group
+// gets SIGTERM, SIGKILL 500 ms later, and the result is a failure with
+// error kCommandCancelled and the output so far.
 CommandResult ExecuteCommand(const Command& command, const CommandLines& lines,
-                             config::Duration timeout, const Clock& clock);
+                             config::Duration timeout, const Clock& clock,
+                             int cancel_fd = -1);
 
 // What `echo ARGS...` prints with GNU coreutils (POSIXLY_CORRECT unset):
 // leading arguments made only of -n, -e, -E are options; with -e the

@@ -1,6 +1,8 @@
 #include "agent/command_exec.h"
 
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -9,6 +11,7 @@
 
 #include "core/base/file.h"
 #include "core/base/test_util.h"
+#include "core/base/unique_fd.h"
 #include "core/tuf/rfc3339.h"
 
 namespace porthole::agent {
@@ -134,7 +137,7 @@ class ExecuteTest : public ::testing::Test {
   }
   // A restart-service line running `script` with the service as $1.
   void Script(std::string script) {
-    lines_.restart_service = {"sh", "-c", std::move(script), "sh", "{}"};
+    lines_.restart_service = {"sh", "-c", std::move(script), "sh", "{service}"};
   }
   TempDir tmp_;
   CommandLines lines_;
@@ -169,7 +172,7 @@ TEST_F(ExecuteTest, RestartServiceSubstitutesTheNameAndReportsTheExit) {
 
 TEST_F(ExecuteTest, ArgumentsNeverReachAShell) {
   const std::string marker = tmp_.Join("pwned");
-  lines_.restart_service = {"printf", "%s", "{}"};
+  lines_.restart_service = {"printf", "%s", "{service}"};
   CommandResult r = Run(Cmd("restart-service", {"x; touch " + marker}));
   EXPECT_TRUE(r.success);
   EXPECT_EQ(r.stdout_text, "x; touch " + marker);
@@ -185,12 +188,68 @@ TEST_F(ExecuteTest, RebootIgnoresItsArguments) {
 
 TEST_F(ExecuteTest, DefaultLines) {
   CommandLines lines;
-  EXPECT_EQ(lines.reboot, (std::vector<std::string>{"sudo", "-n", "systemctl",
-                                                    "reboot", "--when=+30s"}));
-  EXPECT_EQ(
-      lines.restart_service,
-      (std::vector<std::string>{"sudo", "-n", "systemctl", "restart", "{}"}));
+  EXPECT_EQ(lines.reboot, (std::vector<std::string>{"sudo", "-n", "shutdown",
+                                                    "-r", "+{delay_minutes}"}));
+  EXPECT_EQ(lines.reboot_delay, config::Duration::Seconds(60));
+  EXPECT_EQ(lines.restart_service,
+            (std::vector<std::string>{"sudo", "-n", "systemctl", "restart",
+                                      "{service}"}));
   EXPECT_TRUE(lines.echo.empty());
+  config::PortholeConfig p;
+  p.reboot_command = {"systemctl", "reboot", "--when=+{delay_seconds}s"};
+  p.reboot_delay = config::Duration::Seconds(30);
+  p.restart_service_command = {"svc", "{service}"};
+  lines = CommandLines::FromConfig(p);
+  EXPECT_EQ(lines.reboot, p.reboot_command);
+  EXPECT_EQ(lines.reboot_delay, p.reboot_delay);
+  EXPECT_EQ(lines.restart_service, p.restart_service_command);
+}
+
+TEST_F(ExecuteTest, PlaceholdersStayInsideTheirElement) {
+  lines_.restart_service = {"printf", "[%s]", "{service}.service",
+                            "x{service}y{service}"};
+  CommandResult r = Run(Cmd("restart-service", {"a b {service}"}));
+  EXPECT_EQ(r.stdout_text,
+            "[a b {service}.service][xa b {service}ya b {service}]");
+  // The delay, rounded up to whole seconds and minutes.
+  lines_.reboot = {"printf", "[%s]", "+{delay_minutes}", "{delay_seconds}s",
+                   "{delay_seconds}{delay_minutes}"};
+  const std::pair<config::Duration, std::string> delays[] = {
+      {config::Duration::Seconds(60), "[+1][60s][601]"},
+      {config::Duration::Seconds(61), "[+2][61s][612]"},
+      {config::Duration{0, 1}, "[+1][1s][11]"},
+      {config::Duration::Seconds(0), "[+0][0s][00]"},
+      {config::Duration::Seconds(3600), "[+60][3600s][360060]"},
+  };
+  for (const auto& [delay, want] : delays) {
+    lines_.reboot_delay = delay;
+    EXPECT_EQ(Run(Cmd("reboot")).stdout_text, want);
+  }
+}
+
+TEST_F(ExecuteTest, CancelFdEndsTheCommandAtOnce) {
+  const std::string pids = tmp_.Join("pids");
+  Script("trap '' TERM; echo $$ > " + pids + "; echo started; sleep 60");
+  UniqueFd cancel(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  ASSERT_TRUE(cancel.valid());
+  std::thread stopper([&] {
+    while (!PathExists(pids)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    uint64_t one = 1;
+    ASSERT_EQ(write(cancel.get(), &one, sizeof one), 8);
+  });
+  auto start = std::chrono::steady_clock::now();
+  CommandResult r =
+      ExecuteCommand(Cmd("restart-service", {"x"}), lines_,
+                     config::Duration::Seconds(30), clock_, cancel.get());
+  stopper.join();
+  // SIGTERM is ignored: SIGKILL 500 ms later.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_FALSE(r.success);
+  EXPECT_FALSE(r.exit_code.has_value());
+  EXPECT_EQ(r.error, std::string(kCommandCancelled));
+  EXPECT_EQ(r.stdout_text, "started\n");
 }
 
 TEST_F(ExecuteTest, ExecutionErrorsAreFailedResults) {

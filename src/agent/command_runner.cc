@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <utility>
 
 #include "agent/server_api.h"
@@ -118,10 +119,30 @@ Status CommandRunner::FlushOne(const CommandStore::Entry& entry) {
   return record->Remove();
 }
 
+Result<http::HttpResponse> CommandRunner::Send(http::HttpRequest request,
+                                               const std::vector<int>& more) {
+  request.cancel_fds = interrupts_.stop_fds;
+  request.cancel_fds.insert(request.cancel_fds.end(), more.begin(), more.end());
+  return http_->Send(request);
+}
+
 Result<std::optional<ReceivedCommand>> CommandRunner::FetchCommand() {
   http::HttpRequest req;
   req.url = config_.torizon.CommandsUrl();
-  PH_ASSIGN_OR_RETURN(http::HttpResponse resp, http_->Send(req));
+  if (long_poll_ != nullptr) long_poll_->Prepare(&req);
+  const auto start = std::chrono::steady_clock::now();
+  Result<http::HttpResponse> sent = Send(req, interrupts_.poll_now_fds);
+  if (long_poll_ != nullptr) {
+    if (sent.ok()) {
+      long_poll_->Answered(
+          *sent, std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start));
+    } else {
+      long_poll_->Forget();
+    }
+  }
+  PH_ASSIGN_OR_RETURN(http::HttpResponse resp, std::move(sent));
+  req.url = config_.torizon.CommandsUrl();
   if (!Is2xx(resp.status)) {
     return Status::Unavailable("GET " + req.url + ": " +
                                DescribeHttpStatus(resp));
@@ -166,7 +187,19 @@ Status CommandRunner::Run(const Command& command) {
   spdlog::info("commands: running {} ({} with {} argument(s))", id,
                command.name, command.args.size());
   CommandResult result =
-      ExecuteCommand(command, lines_, config_.device.commands_timeout, clock_);
+      ExecuteCommand(command, lines_, config_.device.commands_timeout, clock_,
+                     interrupts_.cancel_command_fd);
+  if (result.error == std::string(kCommandCancelled)) {
+    // The agent is stopping: no POST (it could outlast the stop), the
+    // next agent delivers the record first.
+    spdlog::warn(
+        "commands: {} ended: the agent is stopping; its failed "
+        "result is kept pending",
+        id);
+    PH_RETURN_IF_ERROR(record.Replace(FormatPendingRecord(
+        {id, result, std::string("not sent: the agent stopped")})));
+    return Status::Ok();
+  }
   if (result.error.is_null()) {
     spdlog::info("commands: {} finished: {}", id,
                  result.exit_code ? "exit " + std::to_string(*result.exit_code)
@@ -201,7 +234,7 @@ Status CommandRunner::PostResult(const std::string& id,
   req.method = "POST";
   req.url = config_.torizon.CommandResultUrl(id);
   req.body = FormatCommandResult(result);
-  PH_ASSIGN_OR_RETURN(http::HttpResponse resp, http_->Send(req));
+  PH_ASSIGN_OR_RETURN(http::HttpResponse resp, Send(req));
   if (Is2xx(resp.status)) return Status::Ok();
   if (resp.status == 400) {
     std::optional<RasError> ras = ParseRasError(resp.body);

@@ -39,6 +39,15 @@
 //     written into the record, then POSTed; delivered, the record is
 //     deleted; otherwise it stays pending with the send error.
 //
+// Interrupts (SetInterrupts): the agent's eventfds stop HTTP requests at
+// once (a request cut so counts as failed: a result stays pending), "poll
+// now" also cuts a held GET commands, and terminating ends a running
+// command's process group (ExecuteCommand's cancel_fd): its failed result
+// (error kCommandCancelled) is written to its record and NOT posted, so
+// the next agent delivers it before anything else and never runs the
+// command again. With SetLongPoll, GET commands is a long poll when the
+// server announces one (docs/device-api-extensions.md 2).
+//
 // Thread safety: PollOnce() must not run concurrently with itself (the
 // agent gives it its own thread, concurrent with the session thread).
 // PendingCount() may be called from any thread. `http` is used only from
@@ -57,10 +66,12 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "agent/command.h"
 #include "agent/command_exec.h"
 #include "agent/command_store.h"
+#include "agent/server_extensions.h"
 #include "core/base/clock.h"
 #include "core/base/status.h"
 #include "core/config/agent_config.h"
@@ -79,6 +90,17 @@ class CommandRunner {
   CommandRunner(const config::AgentConfig& config, http::HttpClient* http,
                 MetadataSource fetch_metadata, CommandLines lines,
                 const Clock& clock);
+
+  struct Interrupts {
+    std::vector<int> stop_fds;      // cancel every HTTP request
+    std::vector<int> poll_now_fds;  // also cancel GET commands
+    int cancel_command_fd = -1;     // end a running command
+  };
+  void SetInterrupts(Interrupts interrupts) {
+    interrupts_ = std::move(interrupts);
+  }
+  // Not owned; null: GET commands is always an ordinary request.
+  void SetLongPoll(LongPoll* long_poll) { long_poll_ = long_poll; }
 
   // One poll (above). Does everything it can and returns the first failure
   // for the caller to log: a pending result not delivered, GET failed or
@@ -102,6 +124,9 @@ class CommandRunner {
   Status Handle(const ReceivedCommand& received);
   Status Run(const Command& command);
   Result<std::optional<ReceivedCommand>> FetchCommand();
+  // Sends with interrupts_.stop_fds (and `more`) as cancel descriptors.
+  Result<http::HttpResponse> Send(http::HttpRequest request,
+                                  const std::vector<int>& more = {});
   // POSTs `result`; OK when delivered (2xx or 400 command_not_found).
   Status PostResult(const std::string& id, const CommandResult& result);
   void Remember(const std::string& id);
@@ -113,6 +138,8 @@ class CommandRunner {
   const MetadataSource fetch_metadata_;
   const CommandLines lines_;
   const Clock& clock_;
+  Interrupts interrupts_;
+  LongPoll* long_poll_ = nullptr;
   CommandStore store_;
   std::deque<std::string> delivered_order_;  // oldest first
   std::set<std::string> delivered_;

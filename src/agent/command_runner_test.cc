@@ -2,13 +2,16 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "core/base/file.h"
 #include "core/base/test_util.h"
@@ -127,7 +130,7 @@ commands_timeout = "1s"
     lines_.echo = {"sh", "-c", "echo run >> " + runs_ + "; echo \"$@\"", "sh"};
     lines_.reboot = {"sh", "-c", "echo run >> " + runs_};
     lines_.restart_service = {"sh", "-c", "echo run >> " + runs_ + "; exit 0",
-                              "sh", "{}"};
+                              "sh", "{service}"};
     policy_ = kPolicy;
   }
 
@@ -613,7 +616,8 @@ TEST_F(CommandRunnerTest, ExecutionErrorsAreReportedAndNotRerun) {
 }
 
 TEST_F(CommandRunnerTest, TimeoutIsAFailedResult) {
-  lines_.restart_service = {"sh", "-c", "echo begun; sleep 60", "sh", "{}"};
+  lines_.restart_service = {"sh", "-c", "echo begun; sleep 60", "sh",
+                            "{service}"};
   http_.Get(CommandBody(kId, "restart-service", R"(["aktualizr"])"));
   http_.Post(kId, 200);
   ASSERT_TRUE(Runner().PollOnce().ok());
@@ -638,6 +642,64 @@ TEST_F(CommandRunnerTest, RecordExistsWhileTheCommandRuns) {
       std::string::npos)
       << http_.Posts()[0];
   EXPECT_TRUE(Pending().empty());
+}
+
+TEST_F(CommandRunnerTest, CancelledCommandIsKeptPendingNotPostedNorRerun) {
+  config_.device.commands_timeout = config::Duration::Seconds(60);
+  const std::string started = tmp_.Join("started");
+  lines_.restart_service = {"sh", "-c",
+                            "echo run >> " + runs_ + "; echo begun; touch " +
+                                started + "; exec sleep 60",
+                            "sh", "{service}"};
+  UniqueFd terminate(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  ASSERT_TRUE(terminate.valid());
+  Runner().SetInterrupts({.cancel_command_fd = terminate.get()});
+  std::thread sigterm([&] {
+    while (!PathExists(started)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    uint64_t one = 1;
+    ASSERT_EQ(write(terminate.get(), &one, sizeof one), 8);
+  });
+  http_.Get(CommandBody(kId, "restart-service", R"(["aktualizr"])"));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(Runner().PollOnce().ok());
+  sigterm.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_EQ(http_.Posts().size(), 0u);  // nothing sent while stopping
+  Result<PendingRecord> kept =
+      ParsePendingRecord(ReadFile(RecordPath(kId), 1 << 20).value());
+  ASSERT_TRUE(kept.ok()) << kept.status().message();
+  EXPECT_FALSE(kept->output.success);
+  EXPECT_EQ(kept->output.error, std::string(kCommandCancelled));
+  EXPECT_EQ(kept->output.stdout_text, "begun\n");
+  EXPECT_EQ(kept->error, "not sent: the agent stopped");
+
+  // The next agent delivers it first and never runs the command again.
+  runner_.reset();
+  http_.Post(kId, 200);
+  http_.Get(CommandBody(kId, "restart-service", R"(["aktualizr"])"));
+  ASSERT_TRUE(Runner().PollOnce().ok());
+  EXPECT_EQ(http_.Posts(),
+            std::vector<std::string>{FormatCommandResult(kept->output)});
+  EXPECT_TRUE(Pending().empty());
+  http_.Get(CommandBody(kId, "restart-service", R"(["aktualizr"])"));
+  ASSERT_TRUE(Runner().PollOnce().ok());
+  EXPECT_EQ(Runs(), 1u);
+  EXPECT_EQ(http_.Posts().size(), 1u);
+}
+
+TEST_F(CommandRunnerTest, StopFdCancelsRequestsAndKeepsTheResult) {
+  UniqueFd stop(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  ASSERT_TRUE(stop.valid());
+  Runner().SetInterrupts({.stop_fds = {stop.get()}});
+  http_.Get(kEchoTest);
+  http_.Post(kId, 500);
+  EXPECT_FALSE(Runner().PollOnce().ok());
+  for (const http::HttpRequest& r : http_.requests) {
+    EXPECT_EQ(r.cancel_fds, std::vector<int>{stop.get()}) << r.url;
+  }
+  EXPECT_EQ(Pending(), std::set<std::string>{kId});
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "agent/modes.h"
 #include "core/base/file.h"
+#include "core/crypto/digest.h"
 
 namespace porthole::agent {
 
@@ -15,6 +16,11 @@ std::unique_ptr<LocalSession> MakeLocalSession(
     return MakeEmbeddedSession(config);
   }
   return MakeTargetHostSession(config);
+}
+
+std::string HostKeyLine(const keys::PublicKey& key) {
+  return key.TypeName() + " " + crypto::Base64Encode(key.blob) +
+         " porthole-agent";
 }
 
 std::string DefaultEmbeddedHostKeyPath(const config::AgentConfig& config) {

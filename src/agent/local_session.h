@@ -20,6 +20,7 @@
 //   Tick()     now and then while the tunnel runs (reaping children)
 //   Stop()     after the tunnel is gone and every stream closed: children
 //              ended, session keys removed; idempotent
+//   HostKeys() any time after Prepare()
 // Not thread-safe.
 #ifndef PORTHOLE_AGENT_LOCAL_SESSION_H_
 #define PORTHOLE_AGENT_LOCAL_SESSION_H_
@@ -27,6 +28,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/session_validity.h"
 #include "core/base/status.h"
@@ -40,9 +42,14 @@ class LocalSession {
   virtual ~LocalSession() = default;
   virtual Status Prepare() = 0;
   virtual Status Start(const SessionPlan& plan) = 0;
-  virtual Result<ssh::LocalStream> Open(const ssh::ForwardedConnection& from) = 0;
+  virtual Result<ssh::LocalStream> Open(
+      const ssh::ForwardedConnection& from) = 0;
   virtual void Tick() {}
   virtual void Stop() = 0;
+  // After Prepare(): the public keys the session server presents to
+  // operators, as "TYPE BASE64 porthole-agent" lines (spawned_sshd,
+  // embedded); empty when the device's own server answers (target_host).
+  virtual std::vector<std::string> HostKeys() const { return {}; }
 };
 
 // The mode the config names. `config` must outlive the object.

@@ -1,11 +1,18 @@
 // porthole-agent: the device agent, a drop-in replacement for Torizon's
 // Remote Access Client. A thin main: global options, then a command from
 // the table (none: run the agent).
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
-
-#include <signal.h>
 
 #include "agent/agent.h"
 #include "agent/agent_options.h"
@@ -15,6 +22,7 @@
 #include "agent/version.h"
 #include "core/base/exit_code.h"
 #include "core/base/logging.h"
+#include "core/base/unique_fd.h"
 
 namespace porthole::agent {
 namespace {
@@ -54,19 +62,32 @@ void Usage(FILE* f) {
       "PORTHOLE__<TABLE>__<KEY> environment\nvariables override its keys.\n");
 }
 
-Agent* g_agent = nullptr;
+std::atomic<Agent*> g_agent{nullptr};
+volatile sig_atomic_t g_terminated = 0;
+int g_reload_fd = -1;
 
 void OnTerminate(int) {
-  if (g_agent != nullptr) g_agent->Shutdown();
+  g_terminated = 1;
+  if (Agent* a = g_agent.load()) a->Shutdown();
 }
 
 void OnPollNow(int) {
-  if (g_agent != nullptr) g_agent->PollNow();
+  if (Agent* a = g_agent.load()) a->PollNow();
+}
+
+void OnReload(int) {
+  uint64_t one = 1;
+  ssize_t ignored = write(g_reload_fd, &one, sizeof one);
+  (void)ignored;
 }
 
 // The daemon: SIGTERM/SIGINT end it cleanly (session disconnected, session
-// keys removed), SIGUSR1 makes it poll (or re-validate) now; it exits
-// non-zero only when it cannot start.
+// keys removed, a running command ended and its result kept), SIGUSR1
+// makes it poll (or re-validate) now, SIGHUP reloads the configuration
+// (agent/reload.h): an Agent that stops for a reload is replaced by one
+// with the new configuration; if that one cannot start, by one with the
+// previous configuration again. It exits non-zero only when it cannot
+// start.
 int RunDaemon(const AgentOptions& options) {
   InitLogging("porthole-agent");
   config::LoadOptions load;
@@ -80,20 +101,58 @@ int RunDaemon(const AgentOptions& options) {
   }
   spdlog::info("{} starting, config {}", UserAgent(), config->file);
   signal(SIGPIPE, SIG_IGN);
-  Agent agent(std::move(config).value());
-  g_agent = &agent;
+  UniqueFd reload_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!reload_fd.valid()) {
+    spdlog::error("cannot start: eventfd: {}", std::strerror(errno));
+    return kExitFailure;
+  }
+  g_reload_fd = reload_fd.get();
   struct sigaction sa = {};
-  sa.sa_handler = OnTerminate;
   sigemptyset(&sa.sa_mask);
+  sa.sa_handler = OnTerminate;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
   sa.sa_handler = OnPollNow;
   sigaction(SIGUSR1, &sa, nullptr);
-  int code = agent.Run();
+  sa.sa_handler = OnReload;
+  sigaction(SIGHUP, &sa, nullptr);
+
+  config::AgentConfig current = std::move(config).value();
+  std::optional<config::AgentConfig> previous;  // before the last reload
+  std::optional<http::TlsClientConfig> tls;
+  int code = kExitSuccess;
+  while (true) {
+    AgentHooks hooks;
+    hooks.load_config = [load] { return config::LoadAgentConfig(load); };
+    hooks.reload_fd = reload_fd.get();
+    hooks.previous_tls = tls;
+    auto agent = std::make_unique<Agent>(current, std::move(hooks));
+    g_agent.store(agent.get());
+    if (g_terminated) agent->Shutdown();
+    code = agent->Run();
+    g_agent.store(nullptr);
+    if (g_terminated) break;
+    if (std::optional<config::AgentConfig> next = agent->TakeReloadedConfig()) {
+      tls = agent->tls();
+      previous = std::move(current);
+      current = std::move(*next);
+      spdlog::info("reload: restarting with {}", current.file);
+      continue;
+    }
+    if (code == kExitFailure && previous) {
+      spdlog::error(
+          "reload: the new configuration cannot start (see above); going "
+          "back to the previous one");
+      current = std::move(*previous);
+      previous.reset();
+      continue;
+    }
+    break;
+  }
   signal(SIGTERM, SIG_DFL);
   signal(SIGINT, SIG_DFL);
   signal(SIGUSR1, SIG_DFL);
-  g_agent = nullptr;
+  signal(SIGHUP, SIG_DFL);
   return code;
 }
 

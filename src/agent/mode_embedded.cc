@@ -37,6 +37,7 @@ class EmbeddedSession : public LocalSession {
                         ssh::PrivateKey::LoadOrCreate(host_key_path_));
     spdlog::info("embedded: host key {} ({})", host_key_path_,
                  key.public_key().Fingerprint());
+    host_key_line_ = HostKeyLine(key.public_key());
     host_key_ = std::make_shared<ssh::PrivateKey>(std::move(key));
     if (access(mode_.shell.c_str(), X_OK) != 0) {
       spdlog::warn("embedded: shell {} is not executable: {}", mode_.shell,
@@ -79,6 +80,11 @@ class EmbeddedSession : public LocalSession {
 
   void Tick() override { JoinFinished(); }
 
+  std::vector<std::string> HostKeys() const override {
+    if (host_key_line_.empty()) return {};
+    return {host_key_line_};
+  }
+
   void Stop() override {
     if (stop_.valid()) {
       uint64_t one = 1;
@@ -108,6 +114,7 @@ class EmbeddedSession : public LocalSession {
   const config::EmbeddedSession mode_;
   const std::string host_key_path_;
   std::shared_ptr<ssh::PrivateKey> host_key_;
+  std::string host_key_line_;
   std::shared_ptr<ssh::EmbeddedServerConfig> server_config_;
   UniqueFd stop_;  // eventfd: written at Stop(), read by every worker
   std::list<std::unique_ptr<Worker>> workers_;

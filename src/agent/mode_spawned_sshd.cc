@@ -110,6 +110,7 @@ class SpawnedSshdSession : public LocalSession {
                         ssh::PrivateKey::LoadOrCreate(host_key_));
     spdlog::info("spawned_sshd: host key {} ({})", host_key_,
                  key.public_key().Fingerprint());
+    host_key_line_ = HostKeyLine(key.public_key());
     PH_RETURN_IF_ERROR(WriteKeys(""));
     std::string allow;
     if (!root) {
@@ -170,6 +171,11 @@ class SpawnedSshdSession : public LocalSession {
 
   void Tick() override { Reap(); }
 
+  std::vector<std::string> HostKeys() const override {
+    if (host_key_line_.empty()) return {};
+    return {host_key_line_};
+  }
+
   void Stop() override {
     KillAll();
     Status s = WriteKeys("");
@@ -225,6 +231,7 @@ class SpawnedSshdSession : public LocalSession {
   const config::SpawnedSshdSession mode_;
   const std::string sshd_, dir_, host_key_, keys_file_, conf_file_;
   std::vector<Child> children_;
+  std::string host_key_line_;
 };
 
 }  // namespace

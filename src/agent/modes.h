@@ -3,10 +3,15 @@
 #define PORTHOLE_AGENT_MODES_H_
 
 #include <memory>
+#include <string>
 
 #include "agent/local_session.h"
+#include "core/keys/public_key.h"
 
 namespace porthole::agent {
+
+// "TYPE BASE64 porthole-agent" for LocalSession::HostKeys().
+std::string HostKeyLine(const keys::PublicKey& key);
 
 std::unique_ptr<LocalSession> MakeSpawnedSshdSession(
     const config::AgentConfig& config);

@@ -46,10 +46,21 @@ Result<http::TlsClientConfig> ServerApi::LoadTls(
 }
 
 Result<std::unique_ptr<ServerApi>> ServerApi::Create(
-    const config::AgentConfig& config, const http::TlsClientConfig& tls) {
+    const config::AgentConfig& config, const http::TlsClientConfig& tls,
+    ExtensionState* extensions) {
   PH_ASSIGN_OR_RETURN(std::unique_ptr<http::HttpClient> client,
                       http::MakeCurlHttpClient(tls));
+  if (extensions != nullptr) {
+    client = TrackExtensions(std::move(client), extensions);
+  }
   return std::make_unique<ServerApi>(config, std::move(client));
+}
+
+Result<http::HttpResponse> ServerApi::Send(http::HttpRequest request,
+                                           const std::vector<int>& more) {
+  request.cancel_fds = cancel_fds_;
+  request.cancel_fds.insert(request.cancel_fds.end(), more.begin(), more.end());
+  return client_->Send(request);
 }
 
 Status ServerApi::RegisterKey(const std::string& public_key_line) {
@@ -57,7 +68,7 @@ Status ServerApi::RegisterKey(const std::string& public_key_line) {
   req.method = "POST";
   req.url = config_.torizon.PublicKeysUrl();
   req.body = nlohmann::json({{"key", public_key_line}}).dump();
-  PH_ASSIGN_OR_RETURN(http::HttpResponse resp, client_->Send(req));
+  PH_ASSIGN_OR_RETURN(http::HttpResponse resp, Send(req));
   if (!Is2xx(resp.status)) {
     return Status::Unavailable("POST " + req.url + ": " +
                                DescribeHttpStatus(resp));
@@ -65,20 +76,47 @@ Status ServerApi::RegisterKey(const std::string& public_key_line) {
   return Status::Ok();
 }
 
-Result<std::optional<tuf::DeviceSession>> ServerApi::GetSession() {
+Status ServerApi::PostHostKeys(const std::vector<std::string>& lines) {
+  http::HttpRequest req;
+  req.method = "POST";
+  req.url = config_.torizon.HostKeysUrl();
+  req.body = nlohmann::json({{"keys", lines}}).dump();
+  PH_ASSIGN_OR_RETURN(http::HttpResponse resp, Send(req));
+  if (!Is2xx(resp.status)) {
+    return Status::Unavailable("POST " + req.url + ": " +
+                               DescribeHttpStatus(resp));
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<tuf::DeviceSession>> ServerApi::GetSession(
+    const SessionPoll& poll) {
   http::HttpRequest req;
   req.url = config_.torizon.SessionsUrl();
-  PH_ASSIGN_OR_RETURN(http::HttpResponse resp, client_->Send(req));
+  const std::string url = req.url;
+  if (poll.long_poll != nullptr) poll.long_poll->Prepare(&req, poll.cap);
+  const auto start = std::chrono::steady_clock::now();
+  Result<http::HttpResponse> sent = Send(req, poll.cancel_fds);
+  if (poll.long_poll != nullptr) {
+    if (sent.ok()) {
+      poll.long_poll->Answered(
+          *sent, std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start));
+    } else {
+      poll.long_poll->Forget();
+    }
+  }
+  PH_ASSIGN_OR_RETURN(http::HttpResponse resp, std::move(sent));
+  req.url = url;  // messages name the resource, not the query
   if (resp.status == 404) return std::optional<tuf::DeviceSession>();
   if (!Is2xx(resp.status)) {
     return Status::Unavailable("GET " + req.url + ": " +
                                DescribeHttpStatus(resp));
   }
-  tuf::ErrorOr<tuf::DeviceSession> session =
-      tuf::ParseDeviceSession(resp.body);
+  tuf::ErrorOr<tuf::DeviceSession> session = tuf::ParseDeviceSession(resp.body);
   if (!session.ok()) {
-    return Status::Corrupt("GET " + req.url + ": bad session: " +
-                           session.error().message());
+    return Status::Corrupt("GET " + req.url +
+                           ": bad session: " + session.error().message());
   }
   return std::optional<tuf::DeviceSession>(std::move(session).value());
 }
@@ -87,7 +125,7 @@ tuf::FetchResult ServerApi::DirectorFetcher::Fetch(const std::string& name,
                                                    size_t max_bytes) {
   http::HttpRequest req;
   req.url = api_->config_.torizon.Director().Resolve(name).ToString();
-  Result<http::HttpResponse> resp = api_->client_->Send(req);
+  Result<http::HttpResponse> resp = api_->Send(req);
   if (!resp.ok()) {
     if (resp.status().code() == StatusCode::kCorrupt) {
       return tuf::FetchResult::TooLarge();

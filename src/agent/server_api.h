@@ -6,14 +6,21 @@
 //   Result<std::optional<tuf::DeviceSession>> poll = api.GetSession();
 //   tuf::MetadataLoader loader(dir, api.director(), &clock);
 //
+// With porthole-server's extensions (server_extensions.h,
+// docs/device-api-extensions.md) GetSession() long-polls through a
+// LongPoll, and PostHostKeys() sends the session server's host keys.
+//
 // Thread safety: none; one ServerApi (and one HTTP client) per thread.
 #ifndef PORTHOLE_AGENT_SERVER_API_H_
 #define PORTHOLE_AGENT_SERVER_API_H_
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "agent/server_extensions.h"
 #include "core/base/status.h"
 #include "core/config/agent_config.h"
 #include "core/http/http_client.h"
@@ -21,6 +28,17 @@
 #include "core/tuf/session_check.h"
 
 namespace porthole::agent {
+
+// How one GetSession() asks.
+struct SessionPoll {
+  // Long-poll as this says (LongPoll::Prepare), and record the answer in
+  // it (Answered or Forget); null: an ordinary request.
+  LongPoll* long_poll = nullptr;
+  // A cap on the wait (validation_poll_timeout while re-validating).
+  std::optional<std::chrono::milliseconds> cap;
+  // More descriptors that cancel this request (a "poll now" eventfd).
+  std::vector<int> cancel_fds;
+};
 
 class ServerApi {
  public:
@@ -34,9 +52,16 @@ class ServerApi {
   static Result<http::TlsClientConfig> LoadTls(
       const config::AgentConfig& config);
 
-  // A libcurl client with `tls` (from LoadTls()).
+  // A libcurl client with `tls` (from LoadTls()); with `extensions`, every
+  // response updates it (TrackExtensions). `extensions` must outlive the
+  // object.
   static Result<std::unique_ptr<ServerApi>> Create(
-      const config::AgentConfig& config, const http::TlsClientConfig& tls);
+      const config::AgentConfig& config, const http::TlsClientConfig& tls,
+      ExtensionState* extensions = nullptr);
+
+  // Descriptors that cancel every request of this object from now on
+  // (http::HttpRequest::cancel_fds): the agent's "stop" eventfd.
+  void SetCancelFds(std::vector<int> fds) { cancel_fds_ = std::move(fds); }
 
   // POST {url}public-keys {"key": line}. Any 2xx is success; another status
   // is kUnavailable "POST URL: HTTP 503" (with the start of the body); a
@@ -44,9 +69,14 @@ class ServerApi {
   Status RegisterKey(const std::string& public_key_line);
 
   // GET {url}sessions: nullopt on 404 ("no session"), the parsed session on
-  // 2xx. Errors: transport or another status -> kUnavailable; a 2xx body
-  // that is not a DeviceSession -> kCorrupt (naming the reason).
-  Result<std::optional<tuf::DeviceSession>> GetSession();
+  // 2xx. Errors: transport, cancelled or another status -> kUnavailable; a
+  // 2xx body that is not a DeviceSession -> kCorrupt (naming the reason).
+  Result<std::optional<tuf::DeviceSession>> GetSession(
+      const SessionPoll& poll = {});
+
+  // POST {url}host-keys {"keys": [line, ...]} (3). Any 2xx is success;
+  // another status is kUnavailable "POST URL: HTTP 400: ...".
+  Status PostHostKeys(const std::vector<std::string>& public_key_lines);
 
   // Director documents ({dir}NAME) for tuf::MetadataLoader: 404 and 424 are
   // "not found", other non-2xx statuses and transport errors are failures,
@@ -63,8 +93,13 @@ class ServerApi {
     ServerApi* api_;
   };
 
+  // Sends with the object's cancel descriptors (and `more`).
+  Result<http::HttpResponse> Send(http::HttpRequest request,
+                                  const std::vector<int>& more = {});
+
   const config::AgentConfig& config_;
   std::unique_ptr<http::HttpClient> client_;
+  std::vector<int> cancel_fds_;
   DirectorFetcher director_{this};
 };
 

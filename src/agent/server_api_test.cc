@@ -103,7 +103,8 @@ TEST_F(ServerApiTest, DirectorFetchMapsStatusesForTheLoader) {
   using Kind = tuf::FetchResult::Kind;
   http_->Answer(200, "{}");
   EXPECT_EQ(api_->director()->Fetch("root.json", 100).kind, Kind::kFound);
-  EXPECT_EQ(http_->requests.back().url, "https://ras.example/director/root.json");
+  EXPECT_EQ(http_->requests.back().url,
+            "https://ras.example/director/root.json");
   http_->Answer(404);
   EXPECT_EQ(api_->director()->Fetch("2.root.json", 100).kind, Kind::kNotFound);
   http_->Answer(424);
@@ -121,6 +122,55 @@ TEST_F(ServerApiTest, DirectorFetchMapsStatusesForTheLoader) {
             Kind::kTooLarge);
   EXPECT_EQ(api_->director()->Fetch("remote-sessions.json", 100).kind,
             Kind::kError);  // transport failure
+}
+
+TEST_F(ServerApiTest, LongPollAndCancelDescriptors) {
+  ExtensionState ext;
+  http::HttpResponse announce;
+  announce.status = 404;
+  announce.headers = {{"x-porthole-extensions", "long-poll=55, host-keys"},
+                      {"etag", "\"e1\""}};
+  ext.Update(announce);
+  LongPoll poll(&ext, config::Duration::Seconds(25),
+                std::chrono::milliseconds(10000));
+  api_->SetCancelFds({7});
+  http_->answers.push_back(announce);
+  auto none = api_->GetSession({.long_poll = &poll, .cancel_fds = {9}});
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(http_->requests.back().url,
+            "https://ras.example/ras/sessions?wait=25");
+  EXPECT_EQ(http_->requests.back().timeout, std::chrono::milliseconds(35000));
+  EXPECT_EQ(http_->requests.back().cancel_fds, (std::vector<int>{7, 9}));
+  EXPECT_EQ(poll.tag(), "e1");
+
+  http_->Answer(503, "busy");
+  auto failed =
+      api_->GetSession({.long_poll = &poll, .cap = std::chrono::seconds(3)});
+  EXPECT_EQ(http_->requests.back().url,
+            "https://ras.example/ras/sessions?wait=3&seen=e1");
+  // Messages name the resource without the query.
+  EXPECT_EQ(failed.status().message(),
+            "GET https://ras.example/ras/sessions: HTTP 503: busy");
+  EXPECT_EQ(poll.tag(), "");
+
+  // Every request carries the object's cancel descriptors.
+  http_->Answer(200, "{}");
+  api_->director()->Fetch("root.json", 100);
+  EXPECT_EQ(http_->requests.back().cancel_fds, std::vector<int>{7});
+}
+
+TEST_F(ServerApiTest, PostHostKeys) {
+  http_->Answer(204);
+  ASSERT_TRUE(api_->PostHostKeys({"ssh-ed25519 AAAA porthole-agent"}).ok());
+  EXPECT_EQ(http_->requests.back().method, "POST");
+  EXPECT_EQ(http_->requests.back().url, "https://ras.example/ras/host-keys");
+  EXPECT_EQ(http_->requests.back().body,
+            R"({"keys":["ssh-ed25519 AAAA porthole-agent"]})");
+  http_->Answer(400, R"({"code":"invalid_host_keys","description":"x"})");
+  EXPECT_EQ(api_->PostHostKeys({"x"}).message(),
+            "POST https://ras.example/ras/host-keys: HTTP 400: "
+            R"({"code":"invalid_host_keys","description":"x"})");
 }
 
 }  // namespace

@@ -3,8 +3,9 @@
 # real dbus-daemon and a real emitter owning io.torizon.TznService:
 #   - PollRasNow re-validates the active session at once: with validation
 #     every hour, changed keys end the session within 1 s of the signal;
-#   - a burst of 200 signals and a bad command do not end a healthy
-#     session or the agent;
+#   - a burst of 1,000 signals costs a few polls (counted at the fake RAS:
+#     GET sessions and GET commands) and no error, and with a bad command
+#     does not end a healthy session or the agent;
 #   - org.porthole.Agent1 answers `porthole-agent status` (session state,
 #     relay, mode) and its PollNow method polls;
 #   - dbus-daemon restarted: the agent reconnects and signals work again.
@@ -46,16 +47,36 @@ assert d["session_state"] == "active", d
 assert d["relay"] == "127.0.0.1:'"$RELAY_PORT"'", d
 assert d["mode"] == "target_host", d' "status"
 
-trace "a burst of signals and a bad command keep the healthy session"
+trace "a burst of 1,000 signals: a few polls, no error"
 mark=$(file_size "$AGENT_LOG")
-/usr/bin/python3 "$EMIT" PollRasNow '{}' 200 || fail "tzn_emit burst failed"
-/usr/bin/python3 "$EMIT" Reboot '{}' || fail "tzn_emit failed"
-/usr/bin/python3 "$EMIT" PollRasNow 'not json' || fail "tzn_emit failed"
-# The burst coalesces into a handful of re-validations, all valid.
+req_mark=$(file_size "$RAS_STATE/requests.jsonl")
+/usr/bin/python3 "$EMIT" PollRasNow '{}' 1000 || fail "tzn_emit burst failed"
+# The bus delivered every signal before this call's reply: each one has
+# woken the loops by then.
 run "$PORTHOLE_AGENT" status --json
 expect_rc 0 "status after the burst"
 json_check "$OUT" 'assert d["session_state"] == "active", d' "status after the burst"
+# One more wake-up after all of them: once both loops have polled for it,
+# nothing of the burst is left.
+end_mark=$(file_size "$RAS_STATE/requests.jsonl")
+kill -USR1 "$AGENT_PID"
+wait_request GET /ras/sessions 5 "$end_mark" >/dev/null || fail "no sessions poll after the burst"
+wait_request GET /ras/commands 5 "$end_mark" >/dev/null || fail "no commands poll after the burst"
+sessions_polls=$(tail -c +"$((req_mark + 1))" "$RAS_STATE/requests.jsonl" | grep -c '"path":"/ras/sessions"' || true)
+commands_polls=$(tail -c +"$((req_mark + 1))" "$RAS_STATE/requests.jsonl" | grep -c '"path":"/ras/commands"' || true)
+trace "1,000 PollRasNow signals (+1 SIGUSR1): ${sessions_polls} sessions polls, ${commands_polls} commands polls"
+((sessions_polls >= 1 && sessions_polls <= 6)) || fail "the burst caused $sessions_polls sessions polls, want 1..6"
+((commands_polls >= 1 && commands_polls <= 6)) || fail "the burst caused $commands_polls commands polls, want 1..6"
+expect_no_agent_log "Z (warning|error) " "burst" "$mark"
 expect_no_agent_log "session: ended" "burst" "$mark"
+
+trace "a bad command and bad JSON keep the healthy session"
+/usr/bin/python3 "$EMIT" Reboot '{}' || fail "tzn_emit failed"
+/usr/bin/python3 "$EMIT" PollRasNow 'not json' || fail "tzn_emit failed"
+run "$PORTHOLE_AGENT" status --json
+expect_rc 0 "status after bad signals"
+json_check "$OUT" 'assert d["session_state"] == "active", d' "status after bad signals"
+expect_no_agent_log "session: ended" "bad signals" "$mark"
 
 trace "PollRasNow with changed keys ends the session within 1 s"
 write_session --operator "$(pub_path bob)"

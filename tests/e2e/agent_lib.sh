@@ -195,6 +195,26 @@ ras_clear_fault() {
   rm -f "$RAS_STATE/$1.status" "$RAS_STATE/$1.delay"
 }
 
+# ras_extensions VALUE: the fake RAS announces porthole-server's device
+# API extensions (X-Porthole-Extensions: VALUE, e.g. "long-poll=55,
+# host-keys") and implements them; ras_no_extensions: back to RAC's
+# server (no header, no ETag, wait ignored, no host-keys).
+ras_extensions() { printf '%s\n' "$1" | atomic_write "$RAS_STATE/extensions"; }
+ras_no_extensions() { rm -f "$RAS_STATE/extensions"; }
+
+# ras_queries [FROM_BYTE]: the query strings (after '?') of the requests the
+# RAS answered from byte FROM_BYTE of requests.jsonl, one per line
+# (requests without a query are left out).
+ras_queries() {
+  [ -f "$RAS_STATE/requests.jsonl" ] || return 0
+  tail -c +"$((${1:-0} + 1))" "$RAS_STATE/requests.jsonl" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    path = json.loads(line)["path"]
+    if "?" in path:
+        print(path.split("?", 1)[1])'
+}
+
 # ras_count METHOD PATH: how many METHOD requests for PATH (query ignored)
 # the RAS has answered so far.
 ras_count() {
@@ -423,18 +443,20 @@ restart_relay() {
 # ---- sessions (GET /ras/sessions) ----
 
 # write_session [--operator PUB]... [--port N] [--url URL] [--relay-key LINE]
-#               [--expires-at RFC3339 | --expires-in SECONDS]
-# Replaces $RAS_STATE/session.json atomically: RAC's DeviceSession with the
+#               [--expires-at RFC3339 | --expires-in SECONDS] [--to FILE]
+# Replaces $RAS_STATE/session.json (or FILE, e.g. to be moved there later
+# in one rename) atomically: RAC's DeviceSession with the
 # operators' key lines (from .pub files), reverse_port N (default
 # SESSION_PORT, or a free port the first time), ra_server_url URL (default
 # RELAY_URL), ra_server_ssh_pubkey LINE (default RELAY_HOST_KEY_PUB) and
 # expires_at (default now + 1 h). Exports SESSION_PORT.
 write_session() {
   local pubs=() port=${SESSION_PORT:-} url=${RELAY_URL:-} host_key=${RELAY_HOST_KEY_PUB:-}
-  local expires="" in=3600 json
+  local expires="" in=3600 json to=$RAS_STATE/session.json
   while (($#)); do
     case $1 in
       --operator) pubs+=("$2"); shift 2 ;;
+      --to) to=$2; shift 2 ;;
       --port) port=$2; shift 2 ;;
       --url) url=$2; shift 2 ;;
       --relay-key) host_key=$2; shift 2 ;;
@@ -464,7 +486,7 @@ print(json.dumps({"ssh": {"authorized_pubkeys": keys, "reverse_port": int(port),
                           "expires_at": expires}}))
 EOF
   ) || fatal "write_session: bad arguments (see above)"
-  printf '%s\n' "$json" | atomic_write "$RAS_STATE/session.json"
+  printf '%s\n' "$json" | atomic_write "$to"
 }
 
 # clear_session: no session any more (GET sessions answers 404).
@@ -484,6 +506,8 @@ clear_session() { rm -f "$RAS_STATE/session.json"; }
 #   AGENT_VALIDATION_SECS   validation_poll_timeout secs (1)
 #   AGENT_TORIZON_EXTRA     lines for [torizon] (e.g. namespace = "...")
 #   AGENT_DEVICE_EXTRA      lines for [device]
+#   AGENT_PORTHOLE_EXTRA    lines for [porthole] (the table is written
+#                           only when this is set)
 #   target_host:  AGENT_TARGET_HOST_PORT (default 127.0.0.1:<port of the
 #                 sshd named "target">), AGENT_AUTHORIZED_KEYS
 #                 ($WORK/agent/authorized_keys)
@@ -530,6 +554,9 @@ ${AGENT_DEVICE_EXTRA:-}
 $session
 $extra
 EOF
+  if [ -n "${AGENT_PORTHOLE_EXTRA:-}" ]; then
+    printf '\n[porthole]\n%s\n' "$AGENT_PORTHOLE_EXTRA" >>"$WORK/agent.toml"
+  fi
   if [ "${AGENT_CONFIG_NOCHECK:-}" != 1 ]; then
     (_agent_exec "$PORTHOLE_AGENT" --check-config --config "$WORK/agent.toml") \
       >/dev/null 2>"$WORK/.agent-config.err" </dev/null ||

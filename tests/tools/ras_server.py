@@ -26,19 +26,46 @@ director-2.root.json):
                  result the request is still recorded, nothing is stored.
   DIR/E.delay    seconds (a float) to wait before answering.
 
+porthole-server's device API extensions (docs/device-api-extensions.md),
+only while DIR/extensions exists; it holds the X-Porthole-Extensions value
+to announce, e.g. "long-poll=55, host-keys". Then, exactly as the
+document says:
+  - every response carries X-Porthole-Extensions: <that value>;
+  - GET sessions and GET commands answers carry ETag: "<16 hex>", a hash
+    of the status and body (for sessions also of
+    DIR/director/remote-sessions.json);
+  - with long-poll=N announced, ?wait=W[&seen=TAG] on those two is a long
+    poll: W is decimal seconds (clamped to N; 0, negative, empty or not
+    decimal: 400), TAG 1-64 of [0-9a-f] (else 400); when TAG is the
+    current tag the request is held until the tag changes (the state
+    directory is watched with inotify) or W seconds have passed; a held
+    request is appended to DIR/held.jsonl ({"path", "time"}) when the
+    hold begins;
+  - with host-keys announced, POST /ras/host-keys {"keys": [...]} (1-8
+    plain public key lines) is stored in DIR/host-keys.json (atomically)
+    and answered 204; anything else 400 invalid_host_keys.
+Without DIR/extensions it is RAC's server: no header, no ETag, `wait` and
+`seen` ignored (answered at once), host-keys 404.
+
 Every request is appended as one compact JSON line to DIR/requests.jsonl, in
 the order answered:
   {"method", "path" (with any query), "headers" (names lower-case),
-   "body" (text), "client_cn", "status", "time"}
+   "body" (text), "client_cn", "status", "time", "ms" (how long it took
+   to answer, a held long poll included)}
 A TLS handshake that fails (no client certificate, another CA) is appended to
 DIR/tls-errors.jsonl as {"peer", "error", "time"} and never reaches
 requests.jsonl.
 """
 import argparse
+import base64
+import ctypes
+import hashlib
 import json
 import os
 import re
+import select
 import ssl
+import struct
 import sys
 import tempfile
 import threading
@@ -51,6 +78,45 @@ IDLE_TIMEOUT = 120
 MAX_BODY = 1 << 20
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 RESULT_RE = re.compile(r"^/ras/commands/([^/]+)/result$")
+TAG_RE = re.compile(r"^[0-9a-f]{1,64}$")
+KEY_TYPES = {"ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256",
+             "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+             "sk-ssh-ed25519@openssh.com",
+             "sk-ecdsa-sha2-nistp256@openssh.com"}
+
+# inotify through libc (the standard library has no binding).
+LIBC = ctypes.CDLL(None, use_errno=True)
+IN_EVENTS = 0x8 | 0x40 | 0x80 | 0x100 | 0x200  # CLOSE_WRITE MOVED_* CREATE DELETE
+
+
+def watch_dirs(dirs):
+    fd = LIBC.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "inotify_init1")
+    for d in dirs:
+        if LIBC.inotify_add_watch(fd, d.encode(), IN_EVENTS) < 0:
+            os.close(fd)
+            raise OSError(ctypes.get_errno(), "inotify_add_watch " + d)
+    return fd
+
+
+class BadParameter(Exception):
+    pass
+
+
+def plain_public_key(line):
+    """Whether `line` is "TYPE BASE64 [comment]" with a blob of TYPE."""
+    if not isinstance(line, str) or "\n" in line or len(line) > 16384:
+        return False
+    parts = line.split(" ", 2)
+    if len(parts) < 2 or parts[0] not in KEY_TYPES:
+        return False
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+        n = struct.unpack(">I", blob[:4])[0]
+        return blob[4:4 + n].decode() == parts[0]
+    except Exception:
+        return False
 
 
 def now_text():
@@ -159,11 +225,33 @@ class Handler(BaseHTTPRequestHandler):
                 return int(first.decode().strip()), body
         return None
 
-    def reply(self, status, body, ctype="application/json"):
+    def extensions(self):
+        """The announced X-Porthole-Extensions value, or None."""
+        text = read_or_none(self.state("extensions"))
+        return None if text is None else text.decode().strip()
+
+    def announced(self):
+        """{"long-poll": N or None, "host-keys": bool} as announced."""
+        out = {"long-poll": None, "host-keys": False}
+        value = self.extensions()
+        for token in (value or "").split(",") if value is not None else []:
+            name, eq, arg = token.strip().partition("=")
+            if name == "long-poll" and eq and arg.isdigit() and int(arg) > 0:
+                out["long-poll"] = int(arg)
+            elif name == "host-keys" and not eq:
+                out["host-keys"] = True
+        return out
+
+    def reply(self, status, body, ctype="application/json", etag=None):
         data = body if isinstance(body, bytes) else body.encode()
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
+        value = self.extensions()
+        if value is not None:
+            self.send_header("X-Porthole-Extensions", value)
+            if etag is not None:
+                self.send_header("ETag", '"%s"' % etag)
         self.end_headers()
         self.wfile.write(data)
         return status
@@ -175,7 +263,9 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.reply(400, b'{"code":"bad_request","description":"body"}')
             return
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
+        self.query = query
+        start = time.monotonic()
         try:
             status = self.route(path, body)
         except Exception as e:  # a bug in the fake: say so loudly
@@ -187,7 +277,8 @@ class Handler(BaseHTTPRequestHandler):
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": body.decode("utf-8", "replace"),
             "client_cn": self.client_cn(), "status": status,
-            "time": now_text()})
+            "time": now_text(),
+            "ms": int((time.monotonic() - start) * 1000)})
 
     do_GET = handle_any
     do_POST = handle_any
@@ -201,10 +292,15 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/ras/public-keys" and m == "POST":
             return self.public_keys(body)
         if path == "/ras/sessions" and m == "GET":
-            return self.from_file(["sessions"], "session.json", None)
+            return self.polled(["sessions"], "session.json", None,
+                               os.path.join("director",
+                                            "remote-sessions.json"))
         if path == "/ras/commands" and m == "GET":
-            return self.from_file(["commands"], "commands.json",
-                                  b'{"values":[]}')
+            return self.polled(["commands"], "commands.json",
+                               b'{"values":[]}', None)
+        if (path == "/ras/host-keys" and m == "POST"
+                and self.announced()["host-keys"]):
+            return self.host_keys(body)
         r = RESULT_RE.match(path)
         if r and m == "POST":
             return self.result(r.group(1), body)
@@ -219,12 +315,106 @@ class Handler(BaseHTTPRequestHandler):
         f = self.fault(endpoints)
         if f:
             return self.reply(*f)
+        return self.reply(*self.current(endpoints, name, default))
+
+    def current(self, endpoints, name, default):
+        """(status, body) the endpoint answers now (faults included, no
+        delay)."""
+        for e in endpoints:
+            text = read_or_none(self.state(e + ".status"))
+            if text is not None:
+                first, _, body = text.partition(b"\n")
+                return int(first.decode().strip()), body
         data = read_or_none(self.state(name))
         if data is None:
             data = default
         if data is None:
-            return self.reply(404, b'{"code":"missing","description":"none"}')
-        return self.reply(200, data)
+            return 404, b'{"code":"missing","description":"none"}'
+        return 200, data
+
+    def tag(self, answer, also):
+        h = hashlib.sha256(b"%d\n" % answer[0] + answer[1])
+        if also is not None:
+            h.update(b"\0" + (read_or_none(self.state(also)) or b""))
+        return h.hexdigest()[:16]
+
+    def long_poll_params(self, max_wait):
+        """(wait, seen) of the query; (None, None) when not a long poll.
+        Raises BadParameter for values the document refuses."""
+        params = {}
+        for pair in self.query.split("&") if self.query else []:
+            k, _, v = pair.partition("=")
+            params[k] = v
+        if "wait" not in params:
+            return None, None
+        wait = params["wait"]
+        if not wait.isdigit() or int(wait) == 0:
+            raise BadParameter("wait must be a decimal number of seconds >= 1")
+        seen = params.get("seen")
+        if seen is not None and not TAG_RE.match(seen):
+            raise BadParameter("seen must be 1-64 characters of [0-9a-f]")
+        return min(int(wait), max_wait), seen
+
+    def polled(self, endpoints, name, default, also):
+        """GET sessions / commands: RAC's answer, plus the ETag and long
+        poll when the extensions are announced."""
+        if self.extensions() is None:
+            return self.from_file(endpoints, name, default)
+        max_wait = self.announced()["long-poll"]
+        wait = seen = None
+        if max_wait is not None:
+            try:
+                wait, seen = self.long_poll_params(max_wait)
+            except BadParameter as e:
+                return self.reply(400, json.dumps(
+                    {"code": "invalid_long_poll", "description": str(e)}))
+        for e in endpoints:
+            delay = read_or_none(self.state(e + ".delay"))
+            if delay is not None:
+                time.sleep(float(delay.decode().strip() or 0))
+                break
+        answer = self.current(endpoints, name, default)
+        tag = self.tag(answer, also)
+        if wait is not None and seen == tag:
+            fd = watch_dirs([self.server.state,
+                             os.path.join(self.server.state, "director")])
+            append_line(self.state("held.jsonl"),
+                        {"path": self.path, "time": now_text()})
+            try:
+                deadline = time.monotonic() + wait
+                answer = self.current(endpoints, name, default)
+                tag = self.tag(answer, also)
+                while tag == seen:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    if select.select([fd], [], [], left)[0]:
+                        try:
+                            os.read(fd, 65536)
+                        except BlockingIOError:
+                            pass
+                    answer = self.current(endpoints, name, default)
+                    tag = self.tag(answer, also)
+            finally:
+                os.close(fd)
+        return self.reply(answer[0], answer[1], etag=tag)
+
+    def host_keys(self, body):
+        try:
+            doc = json.loads(body)
+            keys = doc["keys"]
+            ok = (isinstance(doc, dict) and list(doc) == ["keys"]
+                  and isinstance(keys, list) and 1 <= len(keys) <= 8
+                  and all(plain_public_key(k) for k in keys))
+        except Exception:
+            ok = False
+        if not ok:
+            return self.reply(400, json.dumps(
+                {"code": "invalid_host_keys",
+                 "description": "expected {\"keys\": [1-8 public keys]}"}))
+        atomic_write(self.state("host-keys.json"),
+                     (json.dumps(doc) + "\n").encode())
+        return self.reply(204, b"")
 
     def public_keys(self, body):
         f = self.fault(["public-keys"])

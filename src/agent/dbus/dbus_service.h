@@ -53,7 +53,8 @@
 // logged and the object is still served on the connection's unique name;
 // the name is asked for again after each reconnect. On the system bus the
 // default policy refuses to let the agent own the name and others to call
-// it: that needs a policy file for org.porthole.Agent (packaging's job);
+// it: packaging/org.porthole.Agent.conf allows both (the agent's user owns
+// the name; everyone reads the status; root and that user call PollNow);
 // listening for TznMessageSig needs none.
 //
 // Connection: the session bus ($DBUS_SESSION_BUS_ADDRESS, as RAC) or the

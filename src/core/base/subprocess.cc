@@ -21,6 +21,7 @@ namespace porthole {
 
 std::string RunResult::Describe() const {
   if (timed_out) return "timed out";
+  if (cancelled) return "cancelled";
   if (term_signal != 0) {
     return "killed by signal " + std::to_string(term_signal);
   }
@@ -62,7 +63,6 @@ std::vector<std::string> MergedEnv(const std::vector<std::string>& extra) {
   env.insert(env.end(), extra.begin(), extra.end());
   return env;
 }
-
 
 }  // namespace
 
@@ -140,7 +140,9 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
   for (const auto* p : {&in, &out, &err}) {
     if (!p->ok()) return p->status();
   }
-  const bool group = options.new_process_group || options.timeout.has_value();
+  const bool group = options.new_process_group || options.timeout.has_value() ||
+                     options.cancel_fd >= 0;
+  const bool watch = options.timeout.has_value() || options.cancel_fd >= 0;
   PH_ASSIGN_OR_RETURN(
       pid_t pid,
       Spawn(argv, options.env, options.stdin_data ? in->read.get() : -1,
@@ -161,12 +163,25 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
   if (!options.capture_stderr) err->read.reset();
 
   using Clock = std::chrono::steady_clock;
-  const auto deadline = options.timeout
-                            ? Clock::now() + *options.timeout
-                            : Clock::time_point::max();
+  const auto deadline = options.timeout ? Clock::now() + *options.timeout
+                                        : Clock::time_point::max();
   Clock::time_point kill_at = Clock::time_point::max();
   bool term_sent = false;
   char buf[65536];
+
+  // Ends the group for a timeout or a cancellation: SIGTERM now, SIGKILL
+  // after the grace.
+  auto end_group = [&](Clock::time_point now) {
+    kill(-pid, SIGTERM);
+    term_sent = true;
+    kill_at =
+        now + (result.cancelled ? options.cancel_grace : options.kill_grace);
+  };
+  auto cancel_requested = [&] {
+    if (options.cancel_fd < 0 || term_sent) return false;
+    pollfd p = {options.cancel_fd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+  };
 
   auto drain = [&](UniqueFd& fd, std::string& sink, bool& truncated) {
     ssize_t n = read(fd.get(), buf, sizeof buf);
@@ -175,15 +190,19 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
       fd.reset();
       return;
     }
-    size_t room = options.max_output - std::min(options.max_output, sink.size());
+    size_t room =
+        options.max_output - std::min(options.max_output, sink.size());
     if (static_cast<size_t>(n) > room) truncated = true;
     sink.append(buf, std::min(room, static_cast<size_t>(n)));
   };
 
   while (out->read.valid() || err->read.valid() || in->write.valid()) {
-    pollfd fds[3];
+    pollfd fds[4];
     int nfds = 0;
     int out_i = -1, err_i = -1, in_i = -1;
+    if (options.cancel_fd >= 0 && !term_sent) {
+      fds[nfds++] = {options.cancel_fd, POLLIN, 0};
+    }
     if (out->read.valid()) {
       out_i = nfds;
       fds[nfds++] = {out->read.get(), POLLIN, 0};
@@ -200,21 +219,23 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
     auto now = Clock::now();
     auto next = std::min(deadline, kill_at);
     if (next != Clock::time_point::max()) {
-      wait_ms = next <= now ? 0
-                            : static_cast<int>(std::chrono::duration_cast<
-                                                   std::chrono::milliseconds>(
-                                                   next - now)
-                                                   .count()) +
-                                  1;
+      wait_ms = next <= now
+                    ? 0
+                    : static_cast<int>(
+                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                              next - now)
+                              .count()) +
+                          1;
     }
     int r = poll(fds, static_cast<nfds_t>(nfds), wait_ms);
     if (r < 0 && errno != EINTR) return PosixError("poll", errno);
     now = Clock::now();
-    if (now >= deadline && !term_sent) {
+    if (cancel_requested()) {
+      result.cancelled = true;
+      end_group(now);
+    } else if (now >= deadline && !term_sent) {
       result.timed_out = true;
-      kill(-pid, SIGTERM);
-      term_sent = true;
-      kill_at = now + options.kill_grace;
+      end_group(now);
     } else if (now >= kill_at) {
       kill(-pid, SIGKILL);
       kill_at = Clock::time_point::max();
@@ -241,16 +262,17 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
 
   int wstatus = 0;
   for (;;) {
-    pid_t w = waitpid(pid, &wstatus, options.timeout ? WNOHANG : 0);
+    pid_t w = waitpid(pid, &wstatus, watch ? WNOHANG : 0);
     if (w == pid) break;
     if (w < 0 && errno != EINTR) return PosixError("waitpid", errno);
     if (w == 0) {  // pipes closed but the child lives on: keep the deadline
       auto now = Clock::now();
-      if (now >= deadline && !term_sent) {
+      if (cancel_requested()) {
+        result.cancelled = true;
+        end_group(now);
+      } else if (now >= deadline && !term_sent) {
         result.timed_out = true;
-        kill(-pid, SIGTERM);
-        term_sent = true;
-        kill_at = now + options.kill_grace;
+        end_group(now);
       } else if (now >= kill_at) {
         kill(-pid, SIGKILL);
         kill_at = Clock::time_point::max();
@@ -258,7 +280,9 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
       usleep(10000);
     }
   }
-  if (group && result.timed_out) kill(-pid, SIGKILL);  // stragglers
+  if (group && (result.timed_out || result.cancelled)) {
+    kill(-pid, SIGKILL);  // stragglers
+  }
   if (WIFEXITED(wstatus)) {
     result.exit_code = WEXITSTATUS(wstatus);
   } else if (WIFSIGNALED(wstatus)) {
@@ -272,9 +296,9 @@ Result<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
   Result<Pipe> out = MakePipe();
   if (!out.ok()) return out.status();
   PH_ASSIGN_OR_RETURN(
-      pid_t pid, Spawn(argv, options.env, -1,
-                       options.pipe_stdout ? out->write.get() : -1, -1,
-                       options.new_process_group));
+      pid_t pid,
+      Spawn(argv, options.env, -1, options.pipe_stdout ? out->write.get() : -1,
+            -1, options.new_process_group));
   out->write.reset();
   return ChildProcess(pid, options.pipe_stdout ? out->read.release() : -1,
                       options.new_process_group);

@@ -30,18 +30,24 @@ struct RunOptions {
   std::vector<std::string> env;
   std::optional<std::chrono::milliseconds> timeout;
   std::chrono::milliseconds kill_grace{2000};
-  bool new_process_group = false;  // implied by timeout
+  bool new_process_group = false;  // implied by timeout and cancel_fd
+  // When this descriptor (e.g. an eventfd) becomes readable, the child's
+  // whole group is ended as for a timeout, but with SIGKILL after
+  // cancel_grace, and the result says `cancelled`. Never read. -1: none.
+  int cancel_fd = -1;
+  std::chrono::milliseconds cancel_grace{500};
 };
 
 struct RunResult {
   int exit_code = -1;   // -1 when killed by a signal
   int term_signal = 0;  // the signal that ended it, or 0
   bool timed_out = false;
+  bool cancelled = false;  // ended because cancel_fd became readable
   std::string out, err;
   bool out_truncated = false, err_truncated = false;
 
   bool success() const { return exit_code == 0; }
-  // "exit 3", "killed by signal 9", "timed out".
+  // "exit 3", "killed by signal 9", "timed out", "cancelled".
   std::string Describe() const;
 };
 

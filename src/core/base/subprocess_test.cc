@@ -2,11 +2,15 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 #include "core/base/file.h"
 #include "core/base/test_util.h"
+#include "core/base/unique_fd.h"
 
 namespace porthole {
 namespace {
@@ -81,6 +85,41 @@ TEST(SubprocessTest, TimeoutKillsTheWholeGroupEvenIfTermIsIgnored) {
   EXPECT_FALSE(PathExists(d.Join("survived")));
 }
 
+TEST(SubprocessTest, CancelFdEndsTheWholeGroup) {
+  TempDir d;
+  UniqueFd cancel(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  ASSERT_TRUE(cancel.valid());
+  RunOptions o;
+  o.cancel_fd = cancel.get();
+  o.cancel_grace = milliseconds(200);
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(milliseconds(300));
+    uint64_t one = 1;
+    ASSERT_EQ(write(cancel.get(), &one, sizeof one), 8);
+  });
+  std::string script =
+      "echo started; trap '' TERM; (trap '' TERM; sleep 30; "
+      "touch " +
+      d.Join("survived") + ") & sleep 30";
+  auto start = std::chrono::steady_clock::now();
+  auto r = RunProcess({"sh", "-c", script}, o);
+  auto took = std::chrono::steady_clock::now() - start;
+  canceller.join();
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->term_signal, SIGKILL);
+  EXPECT_EQ(r->out, "started\n");
+  EXPECT_EQ(r->Describe(), "cancelled");
+  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_FALSE(PathExists(d.Join("survived")));
+  // Already readable: the child is ended at once.
+  r = RunProcess({"sleep", "30"}, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_EQ(r->term_signal, SIGTERM);
+}
+
 TEST(SubprocessTest, SelfExecutable) {
   auto self = SelfExecutable();
   ASSERT_TRUE(self.ok());
@@ -97,8 +136,8 @@ TEST(ChildProcessTest, ReadsLinesAndIsKilledWithItsGroup) {
   TempDir d;
   ChildProcess::Options o;
   o.pipe_stdout = true;
-  std::string script = "echo ready; (sleep 30; touch " + d.Join("late") +
-                       ") & sleep 30";
+  std::string script =
+      "echo ready; (sleep 30; touch " + d.Join("late") + ") & sleep 30";
   {
     auto child = ChildProcess::Start({"sh", "-c", script}, o);
     ASSERT_TRUE(child.ok()) << child.status().message();

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <limits>
 #include <set>
 
@@ -20,7 +21,7 @@ namespace {
 // ---------------------------------------------------------------------------
 // The schema: every key the file or the environment may set.
 
-enum class Kind { kTable, kValue, kDuration };
+enum class Kind { kTable, kValue, kDuration, kArgv };
 
 struct KeySpec {
   std::string_view path;
@@ -56,6 +57,12 @@ constexpr KeySpec kSchema[] = {
     {"device.session.target_host", Kind::kTable},
     {"device.session.target_host.host_port", Kind::kValue},
     {"device.session.target_host.authorized_keys_path", Kind::kValue},
+    {"porthole", Kind::kTable},
+    {"porthole.dbus_bus", Kind::kValue},
+    {"porthole.long_poll_wait", Kind::kDuration},
+    {"porthole.reboot_command", Kind::kArgv},
+    {"porthole.reboot_delay", Kind::kDuration},
+    {"porthole.restart_service_command", Kind::kArgv},
 };
 
 // In the order FormatAgentConfig writes them and the index of SessionMode.
@@ -145,6 +152,12 @@ Result<EnvTree> CollectEnv(const Environment& env) {
       return Status::InvalidArgument(EnvWhere(e, path) +
                                      ": is a table; set its keys one by one (" +
                                      Printable(name) + "__<KEY>)");
+    }
+    if (spec != nullptr && spec->kind == Kind::kArgv) {
+      return Status::InvalidArgument(
+          EnvWhere(e, path) +
+          ": an argument vector cannot be set from the environment; set it "
+          "in the file");
     }
     if (spec == nullptr) {
       size_t dot = path.rfind('.');
@@ -330,6 +343,17 @@ class Reader {
   }
 
   Status DurationValue(Table& t, std::string_view key, Duration* out);
+
+  // An array of strings from the file (the environment cannot set one:
+  // CollectEnv refuses it); "" in *where when absent.
+  Result<std::optional<Located<std::vector<std::string>>>> StringArray(
+      Table& t, std::string_view key) {
+    using Out = std::optional<Located<std::vector<std::string>>>;
+    if (!t.toml || !t.toml->Has(key)) return Out();
+    PH_ASSIGN_OR_RETURN(auto v, t.toml->GetStringArray(key));
+    FromFile(t, key);
+    return Out(Located<std::vector<std::string>>{*v, t.toml->Where(key)});
+  }
 
   // A session mode and where it is set: "FILE:LINE", or the first variable
   // that sets one of its keys.
@@ -668,6 +692,97 @@ Status ReadDevice(Reader& r, Table& t, DeviceConfig* d) {
   return r.DurationValue(t, "commands_timeout", &d->commands_timeout);
 }
 
+// An argument vector: 1 to kMaxArgs elements without NUL, the first not
+// empty, every "{word}" one of `placeholders`, and `required` (if not
+// empty) somewhere.
+constexpr size_t kMaxArgs = 64;
+constexpr size_t kMaxArgBytes = 4096;
+
+Status CheckArgv(const Located<std::vector<std::string>>& v,
+                 std::initializer_list<std::string_view> placeholders,
+                 std::string_view required) {
+  const std::vector<std::string>& argv = v.value;
+  if (argv.empty() || argv.size() > kMaxArgs) {
+    return Status::InvalidArgument(v.where + ": an argument vector has 1 to " +
+                                   std::to_string(kMaxArgs) + " elements");
+  }
+  if (argv[0].empty()) {
+    return Status::InvalidArgument(v.where +
+                                   ": the program (first element) is empty");
+  }
+  std::string known;
+  for (std::string_view p : placeholders) {
+    known += (known.empty() ? "" : ", ") + std::string(p);
+  }
+  bool has_required = required.empty();
+  for (const std::string& a : argv) {
+    if (a.find('\0') != std::string::npos || a.size() > kMaxArgBytes ||
+        !IsValidUtf8(a)) {
+      return Status::InvalidArgument(v.where + ": element " + Quoted(a) +
+                                     " must be UTF-8 without NUL, at most " +
+                                     std::to_string(kMaxArgBytes) + " bytes");
+    }
+    for (size_t open = a.find('{'); open != std::string::npos;
+         open = a.find('{', open + 1)) {
+      size_t close = open + 1;
+      while (close < a.size() &&
+             ((a[close] >= 'a' && a[close] <= 'z') || a[close] == '_')) {
+        ++close;
+      }
+      if (close == open + 1 || close == a.size() || a[close] != '}') continue;
+      std::string_view word =
+          std::string_view(a).substr(open, close - open + 1);
+      if (std::find(placeholders.begin(), placeholders.end(), word) ==
+          placeholders.end()) {
+        return Status::InvalidArgument(v.where + ": unknown placeholder " +
+                                       Quoted(word) + " in " + Quoted(a) +
+                                       (known.empty()
+                                            ? " (this key has none)"
+                                            : " (known: " + known + ")"));
+      }
+      if (word == required) has_required = true;
+    }
+  }
+  if (!has_required) {
+    return Status::InvalidArgument(v.where + ": must contain " +
+                                   std::string(required) +
+                                   " (where the name goes)");
+  }
+  return Status::Ok();
+}
+
+Status ReadPorthole(Reader& r, Table& t, PortholeConfig* p) {
+  PH_ASSIGN_OR_RETURN(auto bus, r.String(t, "dbus_bus"));
+  if (bus) {
+    if (bus->value == "session") {
+      p->dbus_bus = DbusBus::kSession;
+    } else if (bus->value == "system") {
+      p->dbus_bus = DbusBus::kSystem;
+    } else {
+      return Status::InvalidArgument(bus->where +
+                                     ": expected \"session\" or "
+                                     "\"system\", not " +
+                                     Quoted(bus->value));
+    }
+  }
+  PH_RETURN_IF_ERROR(r.DurationValue(t, "long_poll_wait", &p->long_poll_wait));
+  PH_ASSIGN_OR_RETURN(auto reboot, r.StringArray(t, "reboot_command"));
+  if (reboot) {
+    PH_RETURN_IF_ERROR(CheckArgv(
+        *reboot, {kDelaySecondsPlaceholder, kDelayMinutesPlaceholder}, ""));
+    p->reboot_command = reboot->value;
+  }
+  PH_RETURN_IF_ERROR(r.DurationValue(t, "reboot_delay", &p->reboot_delay));
+  PH_ASSIGN_OR_RETURN(auto restart,
+                      r.StringArray(t, "restart_service_command"));
+  if (restart) {
+    PH_RETURN_IF_ERROR(
+        CheckArgv(*restart, {kServicePlaceholder}, kServicePlaceholder));
+    p->restart_service_command = restart->value;
+  }
+  return Status::Ok();
+}
+
 // ---------------------------------------------------------------------------
 // Writing.
 
@@ -743,6 +858,14 @@ class Writer {
     std::string abs = c_.Absolute(value);
     if (abs != value) extra = extra.empty() ? abs : extra + ", " + abs;
     Key(key, TomlQuote(value), extra);
+  }
+
+  void ArgvKey(std::string_view key, const std::vector<std::string>& argv) {
+    std::string v = "[";
+    for (size_t i = 0; i < argv.size(); ++i) {
+      v += (i == 0 ? "" : ", ") + TomlQuote(argv[i]);
+    }
+    Key(key, v + "]");
   }
 
   void DurationKey(std::string_view key, Duration d) {
@@ -944,6 +1067,9 @@ std::string TorizonConfig::SessionsUrl() const {
 std::string TorizonConfig::CommandsUrl() const {
   return url.Resolve("commands").ToString();
 }
+std::string TorizonConfig::HostKeysUrl() const {
+  return url.Resolve("host-keys").ToString();
+}
 std::string TorizonConfig::CommandResultUrl(std::string_view urn) const {
   return url.Resolve("commands/" + std::string(urn) + "/result").ToString();
 }
@@ -1002,6 +1128,8 @@ Result<AgentConfig> ParseAgentConfig(std::string_view text,
   PH_RETURN_IF_ERROR(ReadTorizon(r, torizon, &c));
   Table device = r.Sub(top, "device");
   PH_RETURN_IF_ERROR(ReadDevice(r, device, &c.device));
+  Table porthole = r.Sub(top, "porthole");
+  PH_RETURN_IF_ERROR(ReadPorthole(r, porthole, &c.porthole));
   return c;
 }
 
@@ -1062,7 +1190,11 @@ Result<AgentConfig> LoadAgentConfig(const LoadOptions& options) {
   return c;
 }
 
-std::string FormatAgentConfig(const AgentConfig& c, ConfigStyle style) {
+namespace {
+
+// FormatAgentConfig; `every_table` also writes a [porthole] table of
+// defaults in plain style.
+std::string Format(const AgentConfig& c, ConfigStyle style, bool every_table) {
   Writer w(c, style);
   const TorizonConfig& tz = c.torizon;
   const DeviceConfig& d = c.device;
@@ -1124,7 +1256,80 @@ std::string FormatAgentConfig(const AgentConfig& c, ConfigStyle style) {
     w.String("host_port", t->host_port.ToString());
     w.PathKey("authorized_keys_path", t->authorized_keys_path);
   }
+
+  // Plain style is for RAC: the porthole table only when it says something
+  // (stock RAC would ignore it anyway).
+  const PortholeConfig& p = c.porthole;
+  if (style == ConfigStyle::kPlain && !every_table && p == PortholeConfig()) {
+    return w.Take();
+  }
+  w.Section("porthole");
+  w.String("dbus_bus", std::string(DbusBusName(p.dbus_bus)));
+  w.DurationKey("long_poll_wait", p.long_poll_wait);
+  w.ArgvKey("reboot_command", p.reboot_command);
+  w.DurationKey("reboot_delay", p.reboot_delay);
+  w.ArgvKey("restart_service_command", p.restart_service_command);
   return w.Take();
+}
+
+}  // namespace
+
+std::string FormatAgentConfig(const AgentConfig& c, ConfigStyle style) {
+  return Format(c, style, false);
+}
+
+std::string_view DbusBusName(DbusBus bus) {
+  return bus == DbusBus::kSystem ? "system" : "session";
+}
+
+std::vector<std::string> ChangedSettings(const AgentConfig& a,
+                                         const AgentConfig& b) {
+  // The plain form (with every table) has one "key = value" line per
+  // setting under its [table]; a session mode is its table name.
+  auto settings = [](const AgentConfig& c) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::string table;
+    std::string text = Format(c, ConfigStyle::kPlain, true);
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      std::string_view line(text.data() + start, end - start);
+      start = end + 1;
+      if (line.starts_with("[")) {
+        table = std::string(line.substr(1, line.size() - 2));
+        if (table.starts_with("device.session.")) {
+          out.push_back({"device.session", table});
+        }
+        continue;
+      }
+      size_t eq = line.find(" = ");
+      if (eq == std::string_view::npos) continue;
+      out.push_back({table + "." + std::string(line.substr(0, eq)),
+                     std::string(line.substr(eq + 3))});
+    }
+    return out;
+  };
+  auto before = settings(a), after = settings(b);
+  std::vector<std::string> changed;
+  auto note = [&](const std::string& key) {
+    if (std::find(changed.begin(), changed.end(), key) == changed.end()) {
+      changed.push_back(key);
+    }
+  };
+  auto value_in = [](const auto& list, const std::string& key) {
+    for (const auto& [k, v] : list) {
+      if (k == key) return std::optional<std::string>(v);
+    }
+    return std::optional<std::string>();
+  };
+  for (const auto& [k, v] : after) {
+    if (value_in(before, k) != v) note(k);
+  }
+  for (const auto& [k, v] : before) {
+    if (!value_in(after, k)) note(k);
+  }
+  return changed;
 }
 
 }  // namespace porthole::config

@@ -14,6 +14,9 @@
 //   [device.session.spawned_sshd]  exactly one of these three (required)
 //   [device.session.embedded]
 //   [device.session.target_host]
+//   [porthole]                     porthole's own keys (PortholeConfig below):
+//                                  dbus_bus, long_poll_wait, reboot_command,
+//                                  reboot_delay, restart_service_command
 //
 // Defaults are RAC's (the member initialisers below). A Duration is
 // `{ secs = N, nanos = M }` (both required), `[N, M]`, or porthole's text
@@ -41,7 +44,14 @@
 // text form at its own name (PORTHOLE__DEVICE__POLL_TIMEOUT=1m). The
 // environment wins over the file key by key; PORTHOLE__ wins over RAC__. A
 // variable can add a session mode (then two modes is the error above). A
-// variable naming no key is an error naming the variable.
+// variable naming no key is an error naming the variable, and so is one
+// naming an argument vector (porthole.reboot_command,
+// porthole.restart_service_command): those are set in the file only.
+//
+// The argument vectors are arrays of 1 to 64 strings, each without NUL,
+// the first not empty; "{word}" inside an element must be a placeholder
+// that key knows (kServicePlaceholder for restart_service_command, which
+// must contain it; the two delay placeholders for reboot_command).
 //
 // url and director_url must be http(s) URLs with a host. Endpoints are built
 // by RFC 3986 resolution (url.h), so a base needs its trailing '/': porthole
@@ -144,6 +154,9 @@ struct TorizonConfig {
   std::string PublicKeysUrl() const;  // {url}public-keys
   std::string SessionsUrl() const;    // {url}sessions
   std::string CommandsUrl() const;    // {url}commands
+  // {url}host-keys: porthole-server's extension
+  // (docs/device-api-extensions.md 3), not RAC's.
+  std::string HostKeysUrl() const;
   // {url}commands/<urn>/result. `urn` must already be validated
   // ("urn:tdx-ota:command:<uuid>"); it is not escaped.
   std::string CommandResultUrl(std::string_view urn) const;
@@ -152,6 +165,45 @@ struct TorizonConfig {
   std::string RemoteSessionsUrl() const;  // {dir}remote-sessions.json
 
   friend bool operator==(const TorizonConfig&, const TorizonConfig&) = default;
+};
+
+// The [porthole] table: settings stock RAC does not have. RAC ignores
+// tables it does not know, so a client.toml carrying one still works with
+// RAC; porthole reads it as strictly as the rest.
+enum class DbusBus { kSession, kSystem };
+
+// "session" or "system".
+std::string_view DbusBusName(DbusBus bus);
+
+// Placeholders of the argument vectors. Each element of a vector stays one
+// argv element (never split, never a shell); a placeholder is replaced
+// wherever it occurs inside an element.
+inline constexpr std::string_view kServicePlaceholder = "{service}";
+inline constexpr std::string_view kDelaySecondsPlaceholder = "{delay_seconds}";
+inline constexpr std::string_view kDelayMinutesPlaceholder = "{delay_minutes}";
+
+struct PortholeConfig {
+  // Where enable_dbus_client listens and org.porthole.Agent is served:
+  // "session" (RAC's only choice) or "system".
+  DbusBus dbus_bus = DbusBus::kSession;
+  // The longest long poll (docs/device-api-extensions.md 2) the agent asks
+  // for when the server announces the extension: whole seconds, capped by
+  // the server's maximum and, while a session is re-validated, by
+  // validation_poll_timeout. Under 1 s: never long-poll.
+  Duration long_poll_wait = Duration::Seconds(25);
+  // `reboot`: {delay_seconds} and {delay_minutes} are reboot_delay in whole
+  // seconds and in whole minutes, both rounded up. The default works with
+  // systemd 252 (Debian 12) as well as newer ones and without systemd:
+  // `systemctl reboot --when=` needs systemd >= 254.
+  std::vector<std::string> reboot_command = {"sudo", "-n", "shutdown", "-r",
+                                             "+{delay_minutes}"};
+  Duration reboot_delay = Duration::Seconds(60);
+  // `restart-service NAME`: must contain {service}, which becomes NAME.
+  std::vector<std::string> restart_service_command = {"sudo", "-n", "systemctl",
+                                                      "restart", "{service}"};
+
+  friend bool operator==(const PortholeConfig&,
+                         const PortholeConfig&) = default;
 };
 
 struct DeviceConfig {
@@ -183,6 +235,7 @@ struct ValueOrigin {
 struct AgentConfig {
   TorizonConfig torizon;
   DeviceConfig device;
+  PortholeConfig porthole;
 
   // Filled by the loader; empty for a config built in code.
   std::string file;  // the file it was read from
@@ -198,9 +251,16 @@ struct AgentConfig {
 
   // The configuration proper, without provenance.
   bool SameSettings(const AgentConfig& other) const {
-    return torizon == other.torizon && device == other.device;
+    return torizon == other.torizon && device == other.device &&
+           porthole == other.porthole;
   }
 };
+
+// The dotted keys whose settings differ between `a` and `b`
+// ("device.poll_timeout"; "device.session" for another mode): those of `b`
+// in file order, then those only `a` has. Empty when a.SameSettings(b).
+std::vector<std::string> ChangedSettings(const AgentConfig& a,
+                                         const AgentConfig& b);
 
 // Environment variables by name.
 using Environment = std::map<std::string, std::string, std::less<>>;
@@ -241,7 +301,8 @@ Result<AgentConfig> LoadAgentConfig(const LoadOptions& options);
 
 enum class ConfigStyle {
   // RAC's format as stock RAC reads it: every set key, durations as
-  // { secs, nanos }, unset optional keys left out. For device bundles.
+  // { secs, nanos }, unset optional keys left out, the [porthole] table
+  // only when a key of it differs from its default. For device bundles.
   kPlain,
   // The same TOML, plus comments: the file, the notes, and per key whether
   // it is a default, derived, or from the environment, the duration in text

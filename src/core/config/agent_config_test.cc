@@ -633,6 +633,194 @@ TEST(AgentConfigTest, Errors) {
   }
 }
 
+// The [porthole] table: porthole's own keys, strict like the rest.
+Text WithPorthole(const std::string& lines) {
+  return With(&Text::session,
+              "[device.session.embedded]\n[porthole]\n" + lines);
+}
+
+TEST(PortholeTableTest, Defaults) {
+  auto c = Parse(Text{}.str());
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const PortholeConfig& p = c->porthole;
+  EXPECT_EQ(p.dbus_bus, DbusBus::kSession);
+  EXPECT_EQ(p.long_poll_wait, (Duration{25, 0}));
+  EXPECT_EQ(p.reboot_command,
+            (std::vector<std::string>{"sudo", "-n", "shutdown", "-r",
+                                      "+{delay_minutes}"}));
+  EXPECT_EQ(p.reboot_delay, (Duration{60, 0}));
+  EXPECT_EQ(p.restart_service_command,
+            (std::vector<std::string>{"sudo", "-n", "systemctl", "restart",
+                                      "{service}"}));
+  for (const char* key : {"porthole.dbus_bus", "porthole.long_poll_wait",
+                          "porthole.reboot_command", "porthole.reboot_delay",
+                          "porthole.restart_service_command"}) {
+    EXPECT_EQ(c->OriginOf(key).origin, Origin::kDefault) << key;
+  }
+}
+
+TEST(PortholeTableTest, ReadsEveryKey) {
+  auto c = Parse(WithPorthole("dbus_bus = \"system\"\n"
+                              "long_poll_wait = \"40s\"\n"
+                              "reboot_command = [\"systemctl\", \"reboot\", "
+                              "\"--when=+{delay_seconds}s\"]\n"
+                              "reboot_delay = { secs = 90, nanos = 0 }\n"
+                              "restart_service_command = [\"/bin/sh\", \"-c\", "
+                              "\"exec systemctl restart \\\"$1\\\"\", \"sh\", "
+                              "\"{service}.service\"]")
+                     .str());
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const PortholeConfig& p = c->porthole;
+  EXPECT_EQ(p.dbus_bus, DbusBus::kSystem);
+  EXPECT_EQ(p.long_poll_wait, (Duration{40, 0}));
+  EXPECT_EQ(p.reboot_command,
+            (std::vector<std::string>{"systemctl", "reboot",
+                                      "--when=+{delay_seconds}s"}));
+  EXPECT_EQ(p.reboot_delay, (Duration{90, 0}));
+  EXPECT_EQ(p.restart_service_command,
+            (std::vector<std::string>{"/bin/sh", "-c",
+                                      "exec systemctl restart \"$1\"", "sh",
+                                      "{service}.service"}));
+  EXPECT_EQ(c->OriginOf("porthole.reboot_command").detail, "c.toml:16");
+  // Braces that are not a placeholder are kept as they are.
+  c = Parse(
+      WithPorthole("reboot_command = [\"x\", \"{}\", \"{A}\", \"{a\"]").str());
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->porthole.reboot_command.size(), 4u);
+  // The environment sets the scalar keys.
+  c = Parse(Text{}.str(), {{"PORTHOLE__PORTHOLE__DBUS_BUS", "system"},
+                           {"PORTHOLE__PORTHOLE__LONG_POLL_WAIT", "0s"},
+                           {"RAC__PORTHOLE__REBOOT_DELAY__SECS", "5"},
+                           {"RAC__PORTHOLE__REBOOT_DELAY__NANOS", "0"}});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->porthole.dbus_bus, DbusBus::kSystem);
+  EXPECT_EQ(c->porthole.long_poll_wait, (Duration{0, 0}));
+  EXPECT_EQ(c->porthole.reboot_delay, (Duration{5, 0}));
+}
+
+TEST(PortholeTableTest, Errors) {
+  const std::string known_delay = " (known: {delay_seconds}, {delay_minutes})";
+  std::string many = "reboot_command = [";
+  for (int i = 0; i < 65; ++i) many += std::string(i ? ", " : "") + "\"a\"";
+  many += "]";
+  const ErrorCase cases[] = {
+      {"unknown key",
+       WithPorthole("dbus = \"system\""),
+       {},
+       "c.toml:14: key 'porthole.dbus': unknown key"},
+      {"bad bus",
+       WithPorthole("dbus_bus = \"System\""),
+       {},
+       "c.toml:14: key 'porthole.dbus_bus': expected \"session\" or "
+       "\"system\", not 'System'"},
+      {"bad bus by env",
+       Text{},
+       {{"PORTHOLE__PORTHOLE__DBUS_BUS", "user"}},
+       "environment variable PORTHOLE__PORTHOLE__DBUS_BUS: key "
+       "'porthole.dbus_bus': expected \"session\" or \"system\", not 'user'"},
+      {"wait as a number",
+       WithPorthole("long_poll_wait = 25"),
+       {},
+       "c.toml:14: key 'porthole.long_poll_wait': a bare integer is not a "
+       "duration; write { secs = N, nanos = 0 } or a string such as \"30s\""},
+      {"argv as a string",
+       WithPorthole("reboot_command = \"sudo reboot\""),
+       {},
+       "c.toml:14: key 'porthole.reboot_command': expected an array"},
+      {"argv with a number",
+       WithPorthole("reboot_command = [\"reboot\", 1]"),
+       {},
+       "c.toml:14: key 'porthole.reboot_command': expected an array of "
+       "strings"},
+      {"empty argv",
+       WithPorthole("reboot_command = []"),
+       {},
+       "c.toml:14: key 'porthole.reboot_command': an argument vector has 1 "
+       "to 64 elements"},
+      {"too long argv",
+       WithPorthole(many),
+       {},
+       "c.toml:14: key 'porthole.reboot_command': an argument vector has 1 "
+       "to 64 elements"},
+      {"empty program",
+       WithPorthole("reboot_command = [\"\", \"reboot\"]"),
+       {},
+       "c.toml:14: key 'porthole.reboot_command': the program (first "
+       "element) is empty"},
+      {"NUL in an element",
+       WithPorthole("reboot_command = [\"reboot\", \"a\\u0000b\"]"),
+       {},
+       "c.toml:14: key 'porthole.reboot_command': element 'a\\x00b' must be "
+       "UTF-8 without NUL, at most 4096 bytes"},
+      {"unknown placeholder",
+       WithPorthole("reboot_command = [\"shutdown\", \"-r\", \"+{delay}\"]"),
+       {},
+       "c.toml:14: key 'porthole.reboot_command': unknown placeholder "
+       "'{delay}' in '+{delay}'" +
+           known_delay},
+      {"service placeholder in reboot",
+       WithPorthole("reboot_command = [\"reboot\", \"{service}\"]"),
+       {},
+       "c.toml:14: key 'porthole.reboot_command': unknown placeholder "
+       "'{service}' in '{service}'" +
+           known_delay},
+      {"restart without the service",
+       WithPorthole("restart_service_command = [\"systemctl\", \"restart\"]"),
+       {},
+       "c.toml:14: key 'porthole.restart_service_command': must contain "
+       "{service} (where the name goes)"},
+      {"restart with a delay",
+       WithPorthole("restart_service_command = [\"x\", \"{service}\", "
+                    "\"{delay_seconds}\"]"),
+       {},
+       "c.toml:14: key 'porthole.restart_service_command': unknown "
+       "placeholder '{delay_seconds}' in '{delay_seconds}' (known: "
+       "{service})"},
+      {"argv by env",
+       Text{},
+       {{"PORTHOLE__PORTHOLE__REBOOT_COMMAND", "reboot"}},
+       "environment variable PORTHOLE__PORTHOLE__REBOOT_COMMAND: key "
+       "'porthole.reboot_command': an argument vector cannot be set from the "
+       "environment; set it in the file"},
+      {"porthole as a value",
+       Text{},
+       {{"RAC__PORTHOLE", "x"}},
+       "environment variable RAC__PORTHOLE: key 'porthole': is a table; set "
+       "its keys one by one (RAC__PORTHOLE__<KEY>)"},
+  };
+  for (const ErrorCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto r = Parse(c.text.str(), c.env);
+    ASSERT_FALSE(r.ok()) << c.text.str();
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(r.status().message(), c.message) << c.text.str();
+  }
+}
+
+TEST(PortholeTableTest, ChangedSettings) {
+  auto a = Parse(Text{}.str());
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(ChangedSettings(*a, *a).empty());
+  Text t;
+  t.device_extra = "poll_timeout = \"1h\"";
+  t.session =
+      "[device.session.target_host]\n[porthole]\nlong_poll_wait = \"5s\"";
+  auto b = Parse(t.str());
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ(ChangedSettings(*a, *b),
+            (std::vector<std::string>{
+                "device.poll_timeout", "device.session",
+                "device.session.target_host.host_port",
+                "device.session.target_host.authorized_keys_path",
+                "porthole.long_poll_wait", "device.session.embedded.shell"}));
+  EXPECT_EQ(ChangedSettings(*b, *a),
+            (std::vector<std::string>{
+                "device.poll_timeout", "device.session",
+                "device.session.embedded.shell", "porthole.long_poll_wait",
+                "device.session.target_host.host_port",
+                "device.session.target_host.authorized_keys_path"}));
+}
+
 TEST(AgentConfigTest, SyntaxErrorNamesFileAndLine) {
   auto c = Parse("[torizon]\nurl = \n");
   ASSERT_FALSE(c.ok());
@@ -710,6 +898,7 @@ TEST(AgentConfigTest, Endpoints) {
   EXPECT_EQ(tz.PublicKeysUrl(), "https://dgw.torizon.io/ras/public-keys");
   EXPECT_EQ(tz.SessionsUrl(), "https://dgw.torizon.io/ras/sessions");
   EXPECT_EQ(tz.CommandsUrl(), "https://dgw.torizon.io/ras/commands");
+  EXPECT_EQ(tz.HostKeysUrl(), "https://dgw.torizon.io/ras/host-keys");
   EXPECT_EQ(tz.CommandResultUrl(
                 "urn:tdx-ota:command:0b61a0c4-3f5e-4c1e-9a8e-5a0d0e7c2f11"),
             "https://dgw.torizon.io/ras/commands/"
@@ -1003,6 +1192,13 @@ commands_timeout = { secs = 30, nanos = 0 }  # 30s; default
 [device.session.embedded]
 server_key_path = "embedded-rac-key.sec"  # /home/torizon/embedded-rac-key.sec
 shell = "/bin/bash"
+
+[porthole]
+dbus_bus = "session"  # default
+long_poll_wait = { secs = 25, nanos = 0 }  # 25s; default
+reboot_command = ["sudo", "-n", "shutdown", "-r", "+{delay_minutes}"]  # default
+reboot_delay = { secs = 60, nanos = 0 }  # 1m; default
+restart_service_command = ["sudo", "-n", "systemctl", "restart", "{service}"]  # default
 )");
 }
 
@@ -1027,6 +1223,11 @@ TEST(FormatTest, RoundTrips) {
   every.session = "[device.session.target_host]\nhost_port = \"[::1]:2222\"";
   inputs.push_back({every.str(), {}});
   every.session = "[device.session.embedded]";
+  inputs.push_back({every.str(), {}});
+  every.session =
+      "[device.session.embedded]\n[porthole]\ndbus_bus = \"system\"\n"
+      "long_poll_wait = \"1500ms\"\nreboot_command = [\"a \\\"b\\\"\", "
+      "\"{delay_seconds}\"]\nrestart_service_command = [\"{service}\"]";
   inputs.push_back({every.str(), {}});
   for (const auto& [text, env] : inputs) {
     SCOPED_TRACE(text);

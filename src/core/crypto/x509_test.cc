@@ -411,8 +411,6 @@ TEST(CsrTest, HostileInput) {
        "certificate request has an unknown version"},
       {CsrPem(MakeCsrDer(SigningKey::GenerateRsa(1024).value())),
        "certificate request: RSA key of 1024 bits (must be 2048..8192)"},
-      {CsrPem(der) + CsrPem(der),
-       "not a certificate request: bad PEM body: bad base64 padding"},
       {std::string(kMaxPemBytes + 1, 'a'),
        "not a certificate request: larger than 65536 bytes"},
   };
@@ -421,6 +419,16 @@ TEST(CsrTest, HostileInput) {
     EXPECT_FALSE(r.ok()) << c.error;
     EXPECT_EQ(r.status().message(), c.error);
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  }
+  // Two requests glued together: which base64 rule trips first depends on
+  // the (random) key's length, so only the prefix is fixed.
+  {
+    auto r = ParseCertificateRequest(CsrPem(der) + CsrPem(der));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().message().rfind(
+                  "not a certificate request: bad PEM body: ", 0),
+              0u)
+        << r.status().message();
   }
   // Every single-byte truncation and a flip in each byte fails cleanly.
   for (size_t i = 0; i < der.size(); ++i) {

@@ -1,6 +1,8 @@
 // The only file that includes <curl/curl.h>.
 #include <curl/curl.h>
 
+#include <poll.h>
+
 #include <algorithm>
 #include <cctype>
 #include <mutex>
@@ -26,6 +28,15 @@ struct CurlDeleter {
 struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
+struct MultiDeleter {
+  void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+};
+
+bool AnyReadable(const std::vector<int>& fds) {
+  std::vector<pollfd> p;
+  for (int fd : fds) p.push_back({fd, POLLIN, 0});
+  return !p.empty() && poll(p.data(), p.size(), 0) > 0;
+}
 
 struct Transfer {
   HttpResponse* response;
@@ -97,8 +108,11 @@ void InitCurlOnce() {
 
 class CurlHttpClient : public HttpClient {
  public:
-  CurlHttpClient(TlsClientConfig config, std::unique_ptr<CURL, CurlDeleter> h)
-      : config_(std::move(config)), handle_(std::move(h)) {}
+  CurlHttpClient(TlsClientConfig config, std::unique_ptr<CURL, CurlDeleter> h,
+                 std::unique_ptr<CURLM, MultiDeleter> m)
+      : config_(std::move(config)),
+        handle_(std::move(h)),
+        multi_(std::move(m)) {}
 
   Result<HttpResponse> Send(const HttpRequest& request) override {
     CURL* c = handle_.get();
@@ -145,9 +159,14 @@ class CurlHttpClient : public HttpClient {
     char error[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
 
-    CURLcode rc = curl_easy_perform(c);
+    bool cancelled = false;
+    CURLcode rc = Perform(request.cancel_fds, &cancelled);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+    if (cancelled) {
+      return Status::Unavailable(request.method + " " + request.url +
+                                 ": cancelled");
+    }
     if (transfer.too_large) {
       return Status::Corrupt(request.method + " " + request.url +
                              ": response body larger than " +
@@ -163,8 +182,57 @@ class CurlHttpClient : public HttpClient {
   }
 
  private:
+  // Runs the transfer set up on handle_ through the multi interface, so
+  // that the wait can include the cancel descriptors. The multi handle
+  // lives as long as the client: its connection cache keeps connections
+  // alive between requests.
+  CURLcode Perform(const std::vector<int>& cancel_fds, bool* cancelled) {
+    if (AnyReadable(cancel_fds)) {
+      *cancelled = true;
+      return CURLE_ABORTED_BY_CALLBACK;
+    }
+    CURL* c = handle_.get();
+    CURLM* m = multi_.get();
+    if (curl_multi_add_handle(m, c) != CURLM_OK) return CURLE_FAILED_INIT;
+    std::vector<curl_waitfd> extra;
+    for (int fd : cancel_fds) extra.push_back({fd, CURL_WAIT_POLLIN, 0});
+    CURLcode rc = CURLE_OK;
+    for (;;) {
+      int running = 0;
+      if (curl_multi_perform(m, &running) != CURLM_OK) {
+        rc = CURLE_FAILED_INIT;
+        break;
+      }
+      if (running == 0) {
+        int queued = 0;
+        while (CURLMsg* msg = curl_multi_info_read(m, &queued)) {
+          if (msg->msg == CURLMSG_DONE && msg->easy_handle == c) {
+            rc = msg->data.result;
+          }
+        }
+        break;
+      }
+      for (curl_waitfd& w : extra) w.revents = 0;
+      if (curl_multi_poll(m, extra.data(), static_cast<unsigned>(extra.size()),
+                          1000, nullptr) != CURLM_OK) {
+        rc = CURLE_FAILED_INIT;
+        break;
+      }
+      bool stop = false;
+      for (const curl_waitfd& w : extra) stop = stop || w.revents != 0;
+      if (stop) {
+        *cancelled = true;
+        rc = CURLE_ABORTED_BY_CALLBACK;
+        break;
+      }
+    }
+    curl_multi_remove_handle(m, c);
+    return rc;
+  }
+
   TlsClientConfig config_;
   std::unique_ptr<CURL, CurlDeleter> handle_;
+  std::unique_ptr<CURLM, MultiDeleter> multi_;
 };
 
 }  // namespace
@@ -229,8 +297,10 @@ Result<std::unique_ptr<HttpClient>> MakeCurlHttpClient(
     curl_easy_setopt(c, CURLOPT_USERAGENT, config.user_agent.c_str());
   }
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  std::unique_ptr<CURLM, MultiDeleter> m(curl_multi_init());
+  if (!m) return Status::Internal("curl_multi_init failed");
   return std::unique_ptr<HttpClient>(
-      std::make_unique<CurlHttpClient>(config, std::move(h)));
+      std::make_unique<CurlHttpClient>(config, std::move(h), std::move(m)));
 }
 
 Result<std::vector<std::string>> FetchPeerCertificates(

@@ -1,11 +1,15 @@
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/base/file.h"
 #include "core/base/subprocess.h"
 #include "core/base/test_util.h"
+#include "core/base/unique_fd.h"
 #include "core/crypto/digest.h"
 #include "core/crypto/signature.h"
 #include "core/http/http_client.h"
@@ -150,6 +154,39 @@ TEST_F(CurlClientTest, Timeout) {
       client->Send({.url = base_ + "/slow/500", .timeout = milliseconds(5000)});
   ASSERT_TRUE(late.ok()) << late.status().message();
   EXPECT_EQ(late->body, "late");
+}
+
+TEST_F(CurlClientTest, CancelFdsStopARequest) {
+  auto client = Client(Config());
+  ASSERT_TRUE(client);
+  UniqueFd idle(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  UniqueFd cancel(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  ASSERT_TRUE(idle.valid() && cancel.valid());
+  // A descriptor that stays quiet changes nothing.
+  auto r = client->Send(
+      {.url = base_ + "/slow/200", .cancel_fds = {idle.get(), cancel.get()}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->body, "late");
+  // One that becomes readable ends a long request at once.
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    uint64_t one = 1;
+    ASSERT_EQ(write(cancel.get(), &one, sizeof one), 8);
+  });
+  auto start = std::chrono::steady_clock::now();
+  r = client->Send(
+      {.url = base_ + "/slow/4000", .cancel_fds = {idle.get(), cancel.get()}});
+  canceller.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1500));
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(r.status().message(), "GET " + base_ + "/slow/4000: cancelled");
+  // Already readable: nothing is sent.
+  r = client->Send({.url = base_ + "/echo", .cancel_fds = {cancel.get()}});
+  EXPECT_EQ(r.status().message(), "GET " + base_ + "/echo: cancelled");
+  // The client still works afterwards.
+  r = client->Send({.url = base_ + "/slow/10"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->body, "late");
 }
 
 TEST_F(CurlClientTest, WrongServerCaIsRefused) {

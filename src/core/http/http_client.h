@@ -3,9 +3,10 @@
 //
 // A response of any status is a successful Send(): the caller decides what a
 // 404 means. Send() fails only when no complete response arrived (transport,
-// TLS, timeout: kUnavailable), the body exceeded the cap (kCorrupt) or the
-// request itself is malformed (an unknown method, a header name or value
-// that would break the request: kInvalidArgument, nothing sent).
+// TLS, timeout, cancelled: kUnavailable), the body exceeded the cap
+// (kCorrupt) or the request itself is malformed (an unknown method, a
+// header name or value that would break the request: kInvalidArgument,
+// nothing sent).
 #ifndef PORTHOLE_CORE_HTTP_HTTP_CLIENT_H_
 #define PORTHOLE_CORE_HTTP_HTTP_CLIENT_H_
 
@@ -31,6 +32,10 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   // Per-request override of the client's timeout (e.g. a long poll).
   std::optional<std::chrono::milliseconds> timeout;
+  // Descriptors (eventfds) that cancel the request: as soon as one is
+  // readable (already, or while the request runs), Send() stops and fails
+  // with kUnavailable "METHOD URL: cancelled". They are never read.
+  std::vector<int> cancel_fds;
 };
 
 struct HttpResponse {
