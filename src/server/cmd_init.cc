@@ -18,6 +18,7 @@
 #include "core/crypto/x509.h"
 #include "core/ssh/device_key.h"
 #include "core/tuf/rfc3339.h"
+#include "server/director/director.h"
 #include "server/operator_token.h"
 
 namespace porthole::server {
@@ -202,14 +203,14 @@ Result<InitResult> Populate(const std::string& tmp,
     PH_RETURN_IF_ERROR(store->AddToken(
         {"admin", OperatorTokenSha256(result.token), now, std::nullopt}));
 
-    // ---- the director (signed policy) -----------------------------------
-    // director::Initialize(layout, config, *store) belongs exactly here:
-    // it creates layout.DirectorDir() (0700) with the TUF root and
-    // remote-sessions signing keys and puts the first signed root.json and
-    // remote-sessions.json into the store. Here it runs inside the
-    // temporary directory before the rename, so its failure, like any
-    // other, leaves nothing behind.
-    // -------------------------------------------------------------------------
+    // The director: TUF root and remote-sessions keys (online, in
+    // director/), root v1 and the first remote-sessions document, which
+    // allows this relay's host name and host key.
+    FakeClock at_init(now);  // one instant for everything init writes
+    director::Director director(store.get(), layout.DirectorDir(), &at_init,
+                                DirectorOptionsOf(config));
+    PH_RETURN_IF_ERROR(director.Initialize(config.RelayPublicHost(),
+                                           host_key.PublicKeyLine()));
 
     PH_ASSIGN_OR_RETURN(
         int64_t seq,
@@ -293,6 +294,20 @@ Result<InitResult> InitDataDir(const InitOptions& options, const Clock& clock) {
   return result;
 }
 
+std::string FormatInitSummary(const InitResult& r,
+                              const std::string& hostname) {
+  std::string out = "Initialised " + r.data_dir + " for " + hostname + ".\n";
+  if (!r.replaced.empty()) {
+    out += "The previous data directory is now " + r.replaced + ".\n";
+  }
+  out += "Server CA (tls/ca.pem) SHA-256: " + r.server_ca_sha256 +
+         "\n\nThe first operator token, \"admin\", is shown only now:\n  " +
+         r.token + "\nLog in from an operator's machine with:\n  " +
+         r.login_command +
+         "\n\nNext: porthole-server device add NAME; porthole-server run.\n";
+  return out;
+}
+
 CommandAction SetupInit(CLI::App* sub, const GlobalOptions* global) {
   auto opts = std::make_shared<InitOptions>();
   sub->add_option("--data-dir", opts->data_dir,
@@ -316,17 +331,7 @@ CommandAction SetupInit(CLI::App* sub, const GlobalOptions* global) {
     if (o.data_dir.empty()) o.data_dir = global->data_dir;
     auto r = InitDataDir(o);
     if (!r.ok()) return Fail(r.status());
-    std::string out =
-        "Initialised " + r->data_dir + " for " + o.hostname + ".\n";
-    if (!r->replaced.empty()) {
-      out += "The previous data directory is now " + r->replaced + ".\n";
-    }
-    out += "Server CA (tls/ca.pem) SHA-256: " + r->server_ca_sha256 +
-           "\n\nThe first operator token, \"admin\", is shown only now:\n  " +
-           r->token + "\nLog in from an operator's machine with:\n  " +
-           r->login_command +
-           "\n\nNext: porthole-server device add NAME; porthole-server run.\n";
-    Print(out);
+    Print(FormatInitSummary(*r, o.hostname));
     return 0;
   };
 }

@@ -42,6 +42,10 @@ struct InitResult {
 Result<InitResult> InitDataDir(const InitOptions& options,
                                const Clock& clock = Clock::Real());
 
+// What init prints: where, the CA pin, the token (once), how to log in.
+std::string FormatInitSummary(const InitResult& result,
+                              const std::string& hostname);
+
 CommandAction SetupInit(CLI::App* sub, const GlobalOptions* global);
 
 }  // namespace porthole::server

@@ -364,4 +364,12 @@ std::string FormatServerConfig(const ServerConfig& c) {
   return out;
 }
 
+director::DirectorOptions DirectorOptionsOf(const ServerConfig& config) {
+  director::DirectorOptions o;
+  o.remote_sessions_expiry = std::chrono::seconds(config.policy.expiry.secs);
+  o.remote_sessions_renew_before =
+      std::chrono::seconds(config.policy.renew_before.secs);
+  return o;
+}
+
 }  // namespace porthole::server

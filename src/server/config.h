@@ -41,6 +41,7 @@
 
 #include "core/base/status.h"
 #include "core/config/duration.h"
+#include "server/director/director.h"
 
 namespace porthole::server {
 
@@ -108,6 +109,10 @@ Result<ServerConfig> ParseServerConfig(std::string_view text,
 // Reads (at most 1 MiB) and parses `path`. A missing file is kNotFound
 // "PATH: no such file (porthole-server init creates it)"; unreadable is
 // kPermissionDenied / kIoError naming it.
+// The director's lifetimes from [policy] (root: a year, renewed a month
+// before).
+director::DirectorOptions DirectorOptionsOf(const ServerConfig& config);
+
 Result<ServerConfig> LoadServerConfig(const std::string& path);
 
 // Every setting as TOML that ParseServerConfig reads back to the same

@@ -3,6 +3,8 @@
 // cmd_<name>.cc. Exit codes: 0 success, 1 failure, 2 usage (bad arguments,
 // configuration or input).
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "core/base/exit_code.h"
+#include "core/base/file.h"
 #include "server/cli_common.h"
 #include "server/cmd_device.h"
 #include "server/cmd_init.h"
@@ -19,8 +22,36 @@
 namespace porthole::server {
 namespace {
 
-CommandAction SetupRun(CLI::App*, const GlobalOptions* global) {
-  return [global]() -> int {
+// On a data directory that does not exist yet (or is empty), `run` does
+// what `init` would, prints the same summary, then serves.
+int InitOnFirstRun(const GlobalOptions& global, std::string hostname) {
+  if (!global.config_file.empty()) return -1;
+  if (PathExists(DataDir{global.data_dir}.ConfigFile())) return -1;
+  if (hostname.empty()) {
+    char name[256] = {};
+    if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') {
+      return Fail(Status::InvalidArgument(
+          "the data directory is not initialised and the host name is "
+          "unknown: pass --hostname NAME"));
+    }
+    hostname = name;
+  }
+  auto r = InitDataDir({global.data_dir, hostname, false});
+  if (!r.ok()) return Fail(r.status());
+  Print(FormatInitSummary(*r, hostname));
+  std::fflush(stdout);
+  return -1;
+}
+
+CommandAction SetupRun(CLI::App* sub, const GlobalOptions* global) {
+  auto hostname = std::make_shared<std::string>();
+  sub->add_option("--hostname", *hostname,
+                  "on first run (no DATA_DIR/server.toml yet): the public "
+                  "name for init (default: this machine's host name)")
+      ->option_text("NAME");
+  return [global, hostname]() -> int {
+    int rc = InitOnFirstRun(*global, *hostname);
+    if (rc >= 0) return rc;
     auto config = LoadConfig(*global);
     if (!config.ok()) return Fail(config.status());
     return RunServer(*config);
