@@ -54,6 +54,7 @@ expect_logged_once "Failed to verify remote-sessions metadata" "the director err
 expect_no_agent_log "tunnel up" "rogue metadata" "$mark"
 
 trace "an operator key outside the policy: invalid session, no connection"
+clear_session  # the previous session must not become valid with it
 make_policy --operator "$(pub_path alice)"
 mark=$(file_size "$AGENT_LOG")
 write_session --operator "$(pub_path alice)" --operator "$(pub_path mallory)"
@@ -74,6 +75,7 @@ expect_agent_log "session expired at .*; not connecting" 10 "expired session" "$
 
 trace "an impostor relay: the session pins another host key (allowed by policy)"
 ssh-keygen -q -t ed25519 -N '' -C impostor -f "$WORK/impostor" </dev/null
+clear_session  # the previous session must not become valid with it
 make_policy --operator "$(pub_path alice)" --relay-key "$WORK/impostor.pub"
 mark=$(file_size "$AGENT_LOG")
 write_session --operator "$(pub_path alice)" --relay-key "$(cat "$WORK/impostor.pub")"
@@ -83,6 +85,7 @@ grep -q "Accepted publickey for $RELAY_USER" "$RELAY_LOG" &&
   fail "the device authenticated to a relay whose host key it did not pin"
 
 trace "director changed while the tunnel is up: cut"
+clear_session  # the previous session must not become valid with it
 make_policy --operator "$(pub_path alice)"
 mark=$(file_size "$AGENT_LOG")
 write_session --operator "$(pub_path alice)"
