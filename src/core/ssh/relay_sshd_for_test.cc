@@ -178,7 +178,9 @@ void RelaySshd::Kill() {
                                std::to_string(pid) + "/children");
   int inner = std::atoi(children.c_str());
   if (inner > 0) {
-    kill(inner, SIGTERM);  // sshd exits; the kernel SIGKILLs the rest
+    // SIGKILL: a namespace's init ignores signals it has no handler for
+    // yet, so a SIGTERM right after start could be lost and Wait() hang.
+    kill(inner, SIGKILL);  // the kernel SIGKILLs the rest of the namespace
   } else {
     child_->Signal(SIGKILL);
   }
