@@ -18,7 +18,6 @@ build=$(cd "$(dirname "$PORTHOLE")/../.." && pwd)
   fatal "PORTHOLE_AGENT_BIN is not in the build dir of PORTHOLE_BIN ($build)"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
-before_users=$(getent passwd | cut -d: -f1 | sort)
 t0=$(date +%s)
 RC=0
 timeout 110 "$top/scripts/demo" --no-build --build-dir "$build" --free-ports \
@@ -45,6 +44,8 @@ grep -q '^  porthole connect USER@dev1' "$out" || fail "the by-hand commands lac
 if [ -n "$demo_work" ] && pgrep -f "$demo_work" >/dev/null; then
   fail "processes left behind: $(pgrep -af "$demo_work")"
 fi
-after_users=$(getent passwd | cut -d: -f1 | sort)
-[ "$before_users" = "$after_users" ] || fail "users left behind: $(comm -13 <(echo "$before_users") <(echo "$after_users"))"
+# (Only the demo's own user: other scenarios may add users meanwhile.)
+if [ -n "$user" ] && getent passwd "$user" >/dev/null; then
+  fail "the demo left its login user $user"
+fi
 pass
