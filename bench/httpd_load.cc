@@ -344,6 +344,7 @@ int main(int argc, char** argv) {
   int port = 0, server_pid = 0, clients = 1000, threads = 1;
   double seconds = 10, settle = 2, rate = 0;
   std::string ca, cert, key;
+  bool no_heap_signal = false;
   app.add_option("--port", port, "server port on 127.0.0.1")->required();
   app.add_option("--server-pid", server_pid, "for RSS and CPU")->required();
   app.add_option("--ca", ca, "CA of the server certificate")->required();
@@ -354,6 +355,8 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "measured polling window");
   app.add_option("--settle", settle, "seconds before reading idle RSS");
   app.add_option("--rate", rate, "total requests/s, paced (0: closed loop)");
+  app.add_flag("--no-heap-signal", no_heap_signal,
+               "never send the server SIGUSR1 (porthole-server dies of it)");
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
   rlimit nofile;
@@ -376,9 +379,10 @@ int main(int argc, char** argv) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
 
-  // The server's RSS; also asks it to print its heap in use (SIGUSR1).
+  // The server's RSS; also asks it to print its heap in use (SIGUSR1)
+  // unless told not to (a server that does not handle SIGUSR1 dies of it).
   auto rss = [&] {
-    kill(server_pid, SIGUSR1);
+    if (!no_heap_signal) kill(server_pid, SIGUSR1);
     return StatusKib(server_pid, "VmRSS");
   };
   auto sleep_s = [](double s) {

@@ -375,6 +375,9 @@ bg_stop "$OSSWARM"
 
 # ---- the table ----
 
+# bench/run reads the raw figures from BENCH_RESULTS (KEY=VALUE lines).
+[ -z "${BENCH_RESULTS:-}" ] || cp "$RESULTS" "$BENCH_RESULTS"
+
 python3 - "$RESULTS" "$BULK_BYTES" "$BULK_MIB" "$(getconf CLK_TCK)" "$RTT_N" "$IDLE_SECS" <<'PY'
 import statistics, sys
 path, nbytes, mib, tck, rttn, idle = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
