@@ -82,12 +82,16 @@ table inet phcut {
 EOF
 }
 link_restore() { "${DX[@]}" nft delete table inet phcut 2>/dev/null || true; }
-# link_loss PERCENT: drops PERCENT % of the packets on vd, each way.
+# link_loss PERCENT [both]: drops PERCENT % of the packets the device
+# receives on vd (the downlink); "both": also of those it sends.
 link_loss() {
+  local out=""
+  [ "${2:-}" = both ] &&
+    out="chain out { type filter hook output priority -5; oifname \"vd\" numgen random mod 100 < $1 counter drop; }"
   "${DX[@]}" nft -f - <<EOF || fatal "nft: could not install the loss"
 table inet phloss {
   chain in { type filter hook input priority -5; iifname "vd" numgen random mod 100 < $1 counter drop; }
-  chain out { type filter hook output priority -5; oifname "vd" numgen random mod 100 < $1 counter drop; }
+  $out
 }
 EOF
 }
