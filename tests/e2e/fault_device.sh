@@ -71,6 +71,8 @@ kill -USR1 "$AGENT_PID"
 expect_agent_log "commands: no new commands" 10 "a commands poll after the delivery" "$mark2"
 [ "$(wc -l <"$RUNS")" = 1 ] || fail "the interrupted command ran $(wc -l <"$RUNS") times, want once"
 [ "$(grep -c "commands: running $CID" "$AGENT_LOG")" = 1 ] || fail "the agent ran $CID more than once"
+[ "$(grep -cE "commands: (pending )?result of $CID delivered" "$AGENT_LOG")" = 1 ] ||
+  fail "the result of $CID was delivered $(grep -cE "commands: (pending )?result of $CID delivered" "$AGENT_LOG") times, want once"
 [ -z "$(find "$DEVICE_DIR/state/commands" -name "*${CID#urn:tdx-ota:command:}*")" ] ||
   fail "the record of $CID is left after delivery"
 

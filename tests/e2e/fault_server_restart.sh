@@ -107,6 +107,8 @@ kill -USR1 "$AGENT_PID"
 expect_agent_log "commands: no new commands" 10 "a commands poll after the delivery" "$mark"
 expect_no_agent_log "commands: running" "no second run" "$mark"
 [ "$(wc -l <"$RUNS")" = 1 ] || fail "the command ran again after delivery"
+[ "$(grep -cE "commands: (pending )?result of $CID delivered" "$AGENT_LOG")" = 1 ] ||
+  fail "the result was delivered $(grep -cE "commands: (pending )?result of $CID delivered" "$AGENT_LOG") times, want once"
 
 stop_agent
 [ "$AGENT_RC" = 0 ] || fail "SIGTERM: agent exit $AGENT_RC, want 0"
