@@ -24,9 +24,27 @@ op_connect dev1 echo ready
 expect_rc 0 "first connect"
 [ "$OUT" = ready ] || fatal "first connect: '$OUT'; stderr: ${ERR:0:600}"
 mark=$(file_size "$AGENT_LOG")
-ph ssh-config --key "$OP_HOME/.ssh/id_ed25519"
-expect_rc 0 "ssh-config"
-printf '%s\n' "$OUT" >"$WORK/ssh_config"
+# The operator's hop to the relay is one OpenSSH ControlMaster connection
+# (the session's relay-only key and pinned relay host key, as porthole
+# connect uses them); every session is a channel on it (-W dev1:22) and a
+# full login on the device through the tunnel. (One porthole ssh-proxy
+# plus relay login per session would measure the operator side 100 times
+# over on a 2-CPU machine; tests/e2e/cli_connect.sh covers that path.)
+SID=$(session_id dev1)
+RD=$OP_HOME/.cache/porthole/relay/$SID
+[ -f "$RD/id_ed25519" ] || fatal "no relay key in $RD: $(ls "$RD" 2>&1)"
+RKH=$(find "$RD" -maxdepth 1 -name 'known_hosts*' | head -1)
+[ -n "$RKH" ] || fatal "no relay known_hosts in $RD: $(ls "$RD")"
+MUX=$WORK/mux
+"${SX[@]}" ssh -F /dev/null -M -S "$MUX" -f -N -o IdentityFile="$RD/id_ed25519" \
+  -o IdentitiesOnly=yes -o UserKnownHostsFile="$RKH" -o GlobalKnownHostsFile=/dev/null \
+  -o StrictHostKeyChecking=yes -o BatchMode=yes -p 2222 "porthole@$SRV_IP" </dev/null ||
+  fatal "could not log in to the relay with the session's relay key"
+at_exit "${SX[@]}" ssh -S "$MUX" -O exit "porthole@$SRV_IP"
+SSH_DEV=(ssh -F /dev/null -o "ProxyCommand=ssh -S $MUX -W dev1:22 porthole@$SRV_IP"
+  -o HostKeyAlias=porthole-dev1 -o "UserKnownHostsFile=$OP_HOME/.config/porthole/known_hosts"
+  -o StrictHostKeyChecking=yes -o "IdentityFile=$OP_HOME/.ssh/id_ed25519" -o IdentitiesOnly=yes
+  -o BatchMode=yes -o ConnectTimeout=60)
 mkdir "$WORK/par"
 for i in $(seq 1 "$N"); do
   head -c 65536 /dev/urandom >"$WORK/par/in.$i"
@@ -46,8 +64,7 @@ fds=()
 opened() { [ "$(find "$WORK/par" -name 'open.*' | wc -l)" -ge "$1" ]; }
 for i in $(seq 1 "$N"); do
   mkfifo "$WORK/par/fifo.$i"
-  "${SX[@]}" env HOME="$OP_HOME" timeout 300 ssh -F "$WORK/ssh_config" -o BatchMode=yes \
-    -o ConnectTimeout=60 "$DEV_USER@dev1" "touch $WORK/par/open.$i; sha256sum" \
+  "${SX[@]}" timeout 300 "${SSH_DEV[@]}" "$DEV_USER@dev1" "touch $WORK/par/open.$i; sha256sum" \
     <"$WORK/par/fifo.$i" >"$WORK/par/out.$i" 2>"$WORK/par/err.$i" &
   pids+=($!)
   exec {fd}>"$WORK/par/fifo.$i"
