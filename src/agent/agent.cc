@@ -29,6 +29,13 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// Forwarded connections one tunnel serves at once (operators' ssh, scp,
+// -L...): as many as the relay lets one device connection carry
+// (server/relay/relay.h, max_channels_per_connection), since every
+// operator of the session shares the tunnel. ReverseTunnel's default (64)
+// refused the 65th of 100 parallel sessions.
+constexpr size_t kMaxTunnelChannels = 256;
+
 milliseconds ToMillis(const config::Duration& d) {
   return std::max(milliseconds(1),
                   std::chrono::duration_cast<milliseconds>(d.ToChrono()));
@@ -734,6 +741,7 @@ Agent::Outcome Agent::RunSession(const tuf::DeviceSession& session) {
             [this](const ssh::ForwardedConnection& from) {
               return local_->Open(from);
             },
+        .max_channels = kMaxTunnelChannels,
     });
     if (ssh::Error e = tunnel.Connect(); !e.ok()) {
       Problem("session: cannot open the tunnel: " + e.message());

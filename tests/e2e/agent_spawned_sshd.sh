@@ -128,7 +128,7 @@ AGENT_WRAP=()
 mark=$(file_size "$RAS_STATE/requests.jsonl")
 start_agent
 wait_request POST /ras/public-keys 20 "$mark" >/dev/null || fail "the unprivileged agent did not register"
-expect_agent_log "running as $AG:.* \(privileges dropped\)" 5 "privilege drop"
+expect_agent_log "running as $AG:.* \(privileges dropped[;)]" 5 "privilege drop"
 [ "$(awk '/^Uid:/ {print $2 $3 $4 $5}' "/proc/$AGENT_PID/status")" = "$(id -u "$AG")$(id -u "$AG")$(id -u "$AG")$(id -u "$AG")" ] ||
   fail "the agent still has another uid: $(grep -E '^(Uid|Gid):' "/proc/$AGENT_PID/status")"
 relay_authorize "$RAS_STATE/device-key.pub"
