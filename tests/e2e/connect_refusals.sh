@@ -119,7 +119,7 @@ Host dev1
   StrictHostKeyChecking no
   UserKnownHostsFile /dev/null
 EOF
-ssh -F "$WORK/jump_config" -o BatchMode=yes -J relay "$OP@dev1" 'echo up; exec sleep 60' \
+ssh -F "$WORK/jump_config" -o BatchMode=yes -J relay "$OP@dev1" 'echo up; while echo .; do sleep 0.2; done' \
   >"$WORK/live.out" 2>&1 </dev/null &
 LIVE=$!
 at_exit _stop_pid "$LIVE"
