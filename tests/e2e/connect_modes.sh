@@ -7,7 +7,7 @@
 #     id'), scp of 100 MiB byte-identical (time printed), sftp,
 #     ssh -L to a device-local web server, 50 parallel operator connections
 #     through the one device tunnel, `porthole keys list porthole:dev1`;
-#   - embedded (dev2): exec and scp;
+#   - embedded (dev2): exec (as the agent's user) and scp;
 #   - target_host (dev3, the agent forwarding to a real sshd): exec, sftp;
 #   - a RAC-like device (dev4): plain `ssh -N -R 127.0.0.1:PORT:...` with
 #     the key it registered through the device API (mutual TLS, curl);
@@ -112,9 +112,11 @@ expect_dev_log dev1 'session: ended' 10 "dev1's tunnel ends with its session"
 
 trace "embedded: exec and scp"
 start_device dev2 embedded
+# The embedded server runs everything as the agent's own user (root here),
+# whatever user name the operator sends.
 ph connect "$OP@dev2" -- -F /dev/null 'id -un'
 expect_rc 0 "connect dev2 (embedded)"
-[ "$OUT" = "$OP" ] || fail "embedded exec: '$OUT' $ERR"
+[ "$OUT" = root ] || fail "embedded exec: '$OUT' $ERR"
 ph ssh-config --key "$OP_HOME/.ssh/id_ed25519"
 printf '%s\n' "$OUT" >"$WORK/ssh_config"
 head -c $((4 * 1024 * 1024)) /dev/urandom >"$WORK/mid"
@@ -127,7 +129,7 @@ cat >"$WORK/target.dropin" <<EOF
 AuthorizedKeysFile $WORK/dev/dev3/authorized_keys
 PermitRootLogin prohibit-password
 EOF
-start_sshd target "$WORK/target.dropin" "PermitRootLogin prohibit-password"
+start_sshd target "$WORK/target.dropin" "PermitRootLogin prohibit-password" "Subsystem sftp internal-sftp"
 mkdir -p "$WORK/dev/dev3"
 start_device dev3 target_host "host_port = \"127.0.0.1:${SSHD_PORT[target]}\"
 authorized_keys_path = \"$WORK/dev/dev3/authorized_keys\""
