@@ -213,7 +213,9 @@ int RunPolicy(const Args& args) {
       if (!l.ok()) return Fail(kProg, l.status());
       target = keys::ParsePublicKeyLine(*l)->Fingerprint();
     }
-    return Edited(api.Delete("/api/v1/policy/keys/" + UrlEncodePath(target)),
+    // A fingerprint holds '/': the key is a query parameter
+    // (docs/operator-api.md).
+    return Edited(api.Delete("/api/v1/policy/keys?key=" + UrlEncode(target)),
                   json);
   }
   if (allow_cmd->parsed()) {

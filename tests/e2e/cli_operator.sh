@@ -1,29 +1,26 @@
 #!/usr/bin/env bash
-# cli_operator: the porthole operator commands against a real HTTPS server
-# playing porthole-server's operator API (tests/tools/operator_api_fake.py,
-# until the real server lands): login with a pinned CA, devices, sessions,
-# remote commands with their exit codes, audit, policy editing and offline
-# signing, logout; bad input and a hostile config file.
+# cli_operator: the porthole operator commands against the real
+# porthole-server (`run`, on free loopback ports) with a real porthole-agent
+# (embedded mode) as dev-7 and a device that never connects (dev-8): login
+# with a pinned CA, devices, sessions, remote commands run by the agent with
+# their exit codes, audit (--device, --since), policy editing (allow/deny a
+# key by name and by fingerprint, commands) and offline signing (a document
+# signed by a key the root does not trust is refused), logout; bad input
+# and a hostile config file.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cli_lib.sh"
 require_cmd openssl curl
 
-make_pki
 ssh-keygen -q -t ed25519 -N '' -C alice@e2e -f "$OP_HOME/.ssh/id_ed25519" </dev/null
 new_key bob
-new_key relayhost
-cat >"$WORK/state.json" <<EOF2
-{"token": "tok-$UNIQ",
- "relay": {"host": "relay.test", "port": 2222, "host_key": "$(pub_line relayhost)"},
- "devices": [{"id": "6f1c0b8e-2a47-4b3e-9d0c-3f3b1c2d4e5f", "name": "dev-7"},
-             {"id": "7a2d1c9f-3b58-4c4f-8e1d-4a4c2d3e5f60", "name": "dev-8",
-              "tunnel": "never"}],
- "policy": {"authorized_keys": [{"pubkey": "$(cat "$OP_HOME/.ssh/id_ed25519.pub")", "name": "alice"}],
-            "ra_server_hosts": ["relay.test"], "ra_server_ssh_pubkeys": [],
-            "allowed_commands": {"echo": ["hello", "world"], "restart-service": ["nginx"]}}}
-EOF2
-start_fake "$WORK/state.json"
-printf 'tok-%s\n' "$UNIQ" >"$WORK/token"
+start_server
+# restart-service: a stand-in that fails like systemctl would; reboot: one
+# that only says so.
+DEV_PORTHOLE_EXTRA='restart_service_command = ["sh", "-c", "echo Failed to restart $0 >&2; exit 3", "{service}"]
+reboot_command = ["sh", "-c", "echo reboot in $0 s", "{delay_seconds}"]' start_device dev-7 embedded
+srv device add dev-8 --out "$WORK/dev-8"
+[ "$RC" = 0 ] || fatal "device add dev-8: $ERR"
+DEV7=${DEV_ID[dev-7]}
 CFG=$OP_HOME/.config/porthole/operator.toml
 
 trace "every command answers --help"
@@ -40,14 +37,14 @@ expect_one_line_stderr "login with a wrong pin"
 
 trace "login: the right pin, token from stdin"
 RC=0
-printf 'tok-%s\n' "$UNIQ" | env HOME="$OP_HOME" "$PORTHOLE" login "$API_URL" --ca-sha256 "$CA_PIN" \
-  >"$WORK/.out" 2>"$WORK/.err" || RC=$?
+env HOME="$OP_HOME" "$PORTHOLE" login "$API_URL" --ca-sha256 "$CA_PIN" \
+  <"$WORK/token" >"$WORK/.out" 2>"$WORK/.err" || RC=$?
 OUT=$(cat "$WORK/.out") ERR=$(cat "$WORK/.err")
 expect_rc 0 "login with the pin"
 expect_out "logged in to $API_URL" "login"
 [ "$(stat -c %a "$CFG")" = 600 ] || fail "$CFG mode $(stat -c %a "$CFG"), want 600"
 [ "$(stat -c %a "$(dirname "$CFG")")" = 700 ] || fail "config dir not 0700"
-ph login "$API_URL" --ca "$WORK/pki/ca.crt" --token-file "$WORK/token" --json
+ph login "$API_URL" --ca "$SRV_DATA/tls/ca.pem" --token-file "$WORK/token" --json
 expect_rc 0 "login --ca --json"
 json_check "$OUT" "assert d['server'] == '$API_URL' and d['ca_sha256'] == '$CA_PIN', d" "login --json"
 
@@ -55,7 +52,7 @@ trace "devices"
 ph devices
 expect_rc 0 "devices"
 expect_out "NAME" "devices table header"
-expect_out "dev-7  6f1c0b8e-2a47-4b3e-9d0c-3f3b1c2d4e5f" "devices table row"
+expect_out "dev-7  $DEV7" "devices table row"
 ph devices --json
 json_check "$OUT" "assert [x['name'] for x in d['devices']] == ['dev-7', 'dev-8'], d" "devices --json"
 ph device show dev-7
@@ -63,7 +60,15 @@ expect_out "name:" "device show"
 ph device show nope
 expect_rc 1 "device show of an unknown device"
 expect_one_line_stderr "device show nope"
-expect_err "no device nope" "device show nope"
+expect_err "no device 'nope'" "device show nope"
+
+trace "policy: alice's key and the commands the device may run"
+ph policy allow-key "$OP_HOME/.ssh/id_ed25519.pub" --name alice
+expect_rc 0 "policy allow-key alice"
+ph policy allow-command echo hello world
+expect_rc 0 "policy allow-command echo"
+ph policy allow-command restart-service nginx
+expect_rc 0 "policy allow-command restart-service"
 
 trace "sessions: open, reuse, list, show, close"
 ph session open dev-7 --for 30m --json
@@ -107,8 +112,8 @@ expect_err "command_not_allowed" "403 names the code"
 ph policy allow-command reboot
 expect_rc 0 "policy allow-command reboot"
 ph command run dev-7 reboot
-expect_rc 1 "a command the device rejects"
-expect_err "failed: invalid command received from server" "the device's error line"
+expect_rc 0 "reboot, now allowed, runs the device's reboot_command"
+expect_out "reboot in 60 s" "the device's reboot_command output"
 ph command run dev-7 echo hello --no-wait
 expect_rc 0 "command run --no-wait"
 [[ "$OUT" == urn:tdx-ota:command:* ]] || fail "--no-wait printed '$OUT', want the command id"
@@ -139,6 +144,17 @@ expect_rc 0 "policy allow-key"
 expect_out "signed and served" "allow-key"
 ph policy deny-key bob
 expect_rc 0 "policy deny-key by name"
+ph policy show --json
+json_check "$OUT" "assert all(k['name'] != 'bob' for k in d['published']['authorized_keys']), d" "bob denied"
+ph policy allow-key "$(pub_path bob)" --name bob
+expect_rc 0 "policy allow-key bob again"
+ph policy deny-key "$(fingerprint bob)"
+expect_rc 0 "policy deny-key by fingerprint (holds '/': a query parameter)"
+ph policy show --json
+json_check "$OUT" "assert all('$(key_blob bob)' not in k['pubkey'] for k in d['published']['authorized_keys']), d" "bob denied by fingerprint"
+ph policy deny-key nobody-$UNIQ
+expect_rc 1 "deny-key of a key the policy does not hold"
+expect_one_line_stderr "deny-key nobody"
 ph policy keygen --out "$WORK/rs.key"
 expect_rc 0 "policy keygen"
 [ "$(stat -c %a "$WORK/rs.key")" = 600 ] || fail "signing key mode $(stat -c %a "$WORK/rs.key")"
@@ -153,7 +169,9 @@ ph policy sign --key "$WORK/rs.key" "$WORK/signed.json"
 expect_rc 2 "signing twice with the same key"
 expect_err "already signed by key" "duplicate signature"
 ph policy import "$WORK/signed.json"
-expect_rc 0 "policy import"
+expect_rc 2 "policy import of a document signed by a key the root does not trust (400: bad input)"
+expect_one_line_stderr "policy import refused"
+expect_audit "any(e['kind'] == 'policy.change' for e in events)" "policy changes are audited"
 
 trace "a hostile config file is refused"
 chmod 644 "$CFG"

@@ -147,6 +147,13 @@ class Relay::Logic : public ssh::ForwardingDelegate {
   std::unordered_map<BridgeId, BridgeState> bridges_;
   // sk- keys already refused on a connection (one line and report each).
   std::set<std::pair<ConnectionId, std::string>> sk_refused_;
+  // The last key refused at login per connection (fingerprint, device id
+  // when the user named one), for the audit event when it closes.
+  struct LoginRefusal {
+    std::string fingerprint;
+    std::string device_id;
+  };
+  std::map<ConnectionId, LoginRefusal> login_refused_;
   // The expires_at the engine's timer is set for.
   std::optional<SystemTime> next_expiry_;
 };
@@ -256,6 +263,7 @@ ssh::AuthDecision Relay::Logic::OnPublicKey(const ssh::ConnectionInfo& c,
     }
     return {true, ""};
   }
+  login_refused_[c.id] = {fp, device_id};
   if (!device_id.empty()) {
     return {false, "key " + fp + " is not the registered key of device " +
                        device_id + " and not in any live session"};
@@ -527,8 +535,13 @@ void Relay::Logic::OnConnectionClosed(const ssh::ConnectionInfo& c,
     if (!last_refusal.empty()) why += ": " + std::string(last_refusal);
     why += " (connection: " + std::string(reason) + ")";
     RelayEvent e = EventFor(RelayEvent::Kind::kRefused, c, why);
+    if (auto r = login_refused_.find(c.id); r != login_refused_.end()) {
+      if (e.fingerprint.empty()) e.fingerprint = r->second.fingerprint;
+      if (e.device_id.empty()) e.device_id = r->second.device_id;
+    }
     Report(e);
   }
+  login_refused_.erase(c.id);
   for (auto sk = sk_refused_.lower_bound({c.id, ""});
        sk != sk_refused_.end() && sk->first == c.id;) {
     sk = sk_refused_.erase(sk);

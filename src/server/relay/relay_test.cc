@@ -305,9 +305,13 @@ TEST_F(RelayTest, RefusalsAreReportedWithTheReason) {
   // The device key under another device's name, an unknown device.
   ChildProcess* d = StartDevice(dev7_, kDev8, Forward(port8_));
   d->Wait();
-  EXPECT_TRUE(events_.Wait(
+  auto refused = events_.Wait(
       Kind::kRefused, "login refused: key " + dev7_.key.Fingerprint() +
-                          " is not the registered key of device " + kDev8));
+                          " is not the registered key of device " + kDev8);
+  ASSERT_TRUE(refused) << events_.Dump();
+  // Who and for which device, as fields (the audit's "who").
+  EXPECT_EQ(refused->fingerprint, dev7_.key.Fingerprint());
+  EXPECT_EQ(refused->device_id, kDev8);
   // A device forwarding another port than its session's, or "localhost"
   // (what OpenSSH sends for -R PORT:...).
   d = StartDevice(dev8_, kDev8, Forward(port7_));
