@@ -1,7 +1,7 @@
 #include "server/cmd_policy.h"
 
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cerrno>
 #include <cstdio>
@@ -291,8 +291,8 @@ int RunImport(const GlobalOptions& global, const PolicyArgs& a) {
   Result<uint64_t> version = env->director->Import(*text);
   if (!version.ok()) {
     return Fail(Status(version.status().code(),
-                       (a.file == "-" ? std::string("stdin") : a.file) +
-                           ": " + version.status().message()));
+                       (a.file == "-" ? std::string("stdin") : a.file) + ": " +
+                           version.status().message()));
   }
   Audit(*env, "policy.change", {{"import", *version}});
   Print("Imported and serving remote-sessions.json version " +
@@ -310,8 +310,9 @@ CommandAction SetupPolicy(CLI::App* sub, const GlobalOptions* global) {
   show->add_flag("--json", a->json, "a JSON object");
 
   CLI::App* allow_key = sub->add_subcommand(
-      "allow-key", "let an operator key open sessions (signed at once when "
-                   "the key is online)");
+      "allow-key",
+      "let an operator key open sessions (signed at once when "
+      "the key is online)");
   allow_key
       ->add_option("KEY", a->key,
                    "a public key line, or a file holding one (.pub)")
@@ -325,9 +326,10 @@ CommandAction SetupPolicy(CLI::App* sub, const GlobalOptions* global) {
                    "a key line or file, a SHA256:... fingerprint or a name")
       ->required();
 
-  CLI::App* allow_cmd = sub->add_subcommand(
-      "allow-command", "allow a remote command (reboot, restart-service, "
-                       "echo) with exactly these arguments");
+  CLI::App* allow_cmd =
+      sub->add_subcommand("allow-command",
+                          "allow a remote command (reboot, restart-service, "
+                          "echo) with exactly these arguments");
   allow_cmd->add_option("NAME", a->name, "the command")->required();
   allow_cmd->add_option("ARGS", a->args, "the arguments it may take");
   CLI::App* deny_cmd =
@@ -340,8 +342,8 @@ CommandAction SetupPolicy(CLI::App* sub, const GlobalOptions* global) {
   CLI::App* deny_host =
       sub->add_subcommand("deny-relay-host", "no longer allow a relay host");
   deny_host->add_option("HOST", a->name, "host name or address")->required();
-  CLI::App* allow_rkey = sub->add_subcommand(
-      "allow-relay-key", "pin one more relay SSH host key");
+  CLI::App* allow_rkey =
+      sub->add_subcommand("allow-relay-key", "pin one more relay SSH host key");
   allow_rkey
       ->add_option("KEY", a->key, "a public key line, or a file holding one")
       ->required();
@@ -375,8 +377,7 @@ CommandAction SetupPolicy(CLI::App* sub, const GlobalOptions* global) {
       std::string n = a->name;
       std::vector<std::string> args = a->args;
       return RunEdit(
-          g,
-          [n, args](director::Policy& p) { return p.AllowCommand(n, args); },
+          g, [n, args](director::Policy& p) { return p.AllowCommand(n, args); },
           {{"allow_command", n}, {"args", args}}, "Allowed command " + n);
     }
     if (*deny_cmd) {
@@ -472,8 +473,8 @@ int RunRootShow(const GlobalOptions& global, const RootArgs& a) {
   std::string out = "root.json version " + std::to_string(root->version) +
                     ", expires " + root->expires_text + "\n";
   for (const auto& [name, role] : root->roles) {
-    out += "  " + name + " (threshold " + std::to_string(role.threshold) +
-           "):\n";
+    out +=
+        "  " + name + " (threshold " + std::to_string(role.threshold) + "):\n";
     for (const std::string& id : role.keyids) {
       out += "    " + id + (online(id) ? "  online" : "  offline") + "\n";
     }
@@ -505,11 +506,11 @@ int RunRootRotate(const GlobalOptions& global, const RootArgs& a) {
     }
     return Fail(version.status());
   }
-  nlohmann::json details = {{"root_version", *version},
-                            {"new_root_key", a.new_root_key},
-                            {"new_remote_sessions_key", a.new_rs_key},
-                            {"offline_remote_sessions_key",
-                             !a.rs_key_file.empty()}};
+  nlohmann::json details = {
+      {"root_version", *version},
+      {"new_root_key", a.new_root_key},
+      {"new_remote_sessions_key", a.new_rs_key},
+      {"offline_remote_sessions_key", !a.rs_key_file.empty()}};
   Audit(*env, "policy.root_rotate", details);
   std::string out =
       "Published root.json version " + std::to_string(*version) +

@@ -21,7 +21,8 @@ namespace porthole::server {
 namespace {
 
 constexpr char kAlice[] =
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN1FZFQ6phPDMdrtAd5LkdIhIUN1kVGacgQiLdb4"
+    "ssh-ed25519 "
+    "AAAAC3NzaC1lZDI1NTE5AAAAIN1FZFQ6phPDMdrtAd5LkdIhIUN1kVGacgQiLdb4"
     "dD8B alice@laptop";
 
 struct Ran {
@@ -101,8 +102,8 @@ TEST_F(PolicyCmdTest, OnlineEditsAreServedAtOnce) {
   uint64_t v = before["remote_sessions"]["version"];
   EXPECT_TRUE(before["remote_sessions"]["keys_online"].get<bool>());
 
-  Ran r = Run({"policy", "allow-key", Write("alice.pub", kAlice), "--name",
-               "alice"});
+  Ran r = Run(
+      {"policy", "allow-key", Write("alice.pub", kAlice), "--name", "alice"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("version " + std::to_string(v + 1)), std::string::npos)
       << r.out;

@@ -53,9 +53,9 @@ expect_http 200 "remote-sessions.json"
 trace "sessions: 404, long poll, open, DeviceSession, close"
 dev_curl dev1 GET sessions
 expect_http 404 "no session yet"
-[[ $HTTP_HEADERS == *"X-Porthole-Extensions: long-poll="* ]] ||
+[[ ${HTTP_HEADERS,,} == *"x-porthole-extensions: long-poll="* ]] ||
   fail "no X-Porthole-Extensions header: $HTTP_HEADERS"
-etag=$(printf '%s\n' "$HTTP_HEADERS" | sed -n 's/^ETag: "\([0-9a-f]*\)".*/\1/p')
+etag=$(printf '%s\n' "$HTTP_HEADERS" | sed -n 's/^[Ee][Tt][Aa][Gg]: "\([0-9a-f]*\)".*/\1/p')
 [ -n "$etag" ] || fail "no ETag on the 404: $HTTP_HEADERS"
 
 # The long poll: held until the session opens.
@@ -70,8 +70,11 @@ held() {
   [[ $OUT =~ porthole_long_poll_waiters\ [1-9] ]]
 }
 wait_for 10 held || fail "the long poll is not held: $(grep long_poll <<<"$OUT")"
+open_body=$(python3 -c 'import json,sys; print(json.dumps({"device": "dev1", "keys": [sys.argv[1]]}))' "$(pub_line alice)")
 t0=$(date +%s%N)
-open_session dev1 "$(pub_path alice)"
+op_curl POST /api/v1/sessions "$open_body"
+expect_http 201 "open dev1's session"
+SESSION_ID=$(srv_json 'j["id"]')
 wait "$lp_pid" || fail "long poll curl failed: $(cat "$WORK/longpoll.err")"
 t1=$(date +%s%N)
 lp_ms=$(((t1 - t0) / 1000000))

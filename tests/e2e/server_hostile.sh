@@ -50,8 +50,8 @@ if mode == "slowloris":
             try:
                 b = s.recv(4096)
                 closed = True  # an answer (408) or the end
-                    print("answer %r after %.1f s" % (b[:40], time.monotonic() - t0))
-                    break
+                print("answer %r after %.1f s" % (b[:40], time.monotonic() - t0))
+                break
             except socket.timeout:
                 pass
     except (ConnectionError, ssl.SSLError, OSError) as e:
