@@ -60,9 +60,12 @@ etag=$(printf '%s\n' "$HTTP_HEADERS" | sed -n 's/^[Ee][Tt][Aa][Gg]: "\([0-9a-f]*
 
 # The long poll: held until the session opens.
 d=${DEV_DIR[dev1]}
-curl -sS --max-time 30 --cert "$d/client.pem" --key "$d/pkey.pem" --cacert "$d/root.crt" \
-  -o "$WORK/longpoll.body" -w '%{http_code}' \
-  "${RAS_URL}sessions?wait=25&seen=$etag" >"$WORK/longpoll.code" 2>"$WORK/longpoll.err" &
+(
+  curl -sS --max-time 30 --cert "$d/client.pem" --key "$d/pkey.pem" --cacert "$d/root.crt" \
+    -o "$WORK/longpoll.body" -w '%{http_code}' \
+    "${RAS_URL}sessions?wait=25&seen=$etag" >"$WORK/longpoll.code" 2>"$WORK/longpoll.err"
+  date +%s%N >"$WORK/longpoll.done"
+) &
 lp_pid=$!
 # The request is held before the session is opened: the server counts it.
 held() {
@@ -73,14 +76,18 @@ wait_for 10 held || fail "the long poll is not held: $(grep long_poll <<<"$OUT")
 open_body=$(python3 -c 'import json,sys; print(json.dumps({"device": "dev1", "keys": [sys.argv[1]]}))' "$(pub_line alice)")
 t0=$(date +%s%N)
 op_curl POST /api/v1/sessions "$open_body"
+t1=$(date +%s%N)
 expect_http 201 "open dev1's session"
 SESSION_ID=$(srv_json 'j["id"]')
 wait "$lp_pid" || fail "long poll curl failed: $(cat "$WORK/longpoll.err")"
-t1=$(date +%s%N)
-lp_ms=$(((t1 - t0) / 1000000))
 [ "$(cat "$WORK/longpoll.code")" = 200 ] || fail "long poll answered $(cat "$WORK/longpoll.code")"
-((lp_ms < 2000)) || fail "long poll took ${lp_ms} ms after the session opened"
-trace "long poll answered ${lp_ms} ms after the open"
+t2=$(cat "$WORK/longpoll.done")
+# The device's answer comes with (or before) the operator's: at most a
+# second after the open returned, whatever the machine's load.
+open_ms=$(((t1 - t0) / 1000000))
+lp_ms=$(((t2 - t1) / 1000000))
+((lp_ms < 1000)) || fail "the long poll was answered ${lp_ms} ms after the open returned"
+trace "open took ${open_ms} ms (curl included); the long poll was answered $((t2 > t1 ? lp_ms : 0)) ms after it"
 
 dev_curl dev1 GET sessions
 expect_http 200 "session visible"
@@ -225,7 +232,7 @@ mkdir -p -m 700 "$A/etc" "$A/var" "$A/run"
 server device add agentdev --out "$WORK/bundles/agentdev" --device-dir "$A/etc"
 expect_rc 0 "device add agentdev"
 cp -p "$WORK/bundles/agentdev/"* "$A/etc/"
-sed -e "s#\"/var/lib/porthole#\"$A/var#" -e "s#\"/run/porthole#\"$A/run#" \
+sed -e "s#\"/var/lib/porthole/#\"$A/var/#" -e "s#\"/run/porthole\"#\"$A/run\"#" \
   "$WORK/bundles/agentdev/agent.toml" >"$A/agent.toml"
 diff <(sed 's#"/[^"]*"#P#g' "$WORK/bundles/agentdev/agent.toml") <(sed 's#"/[^"]*"#P#g' "$A/agent.toml") >/dev/null ||
   fail "agent.toml changed beyond paths"
@@ -237,7 +244,7 @@ WAIT_PID=$agent_pid srv_wait_log "$WORK/agent.log" 'device key registered' 20 >/
 WAIT_PID=$agent_pid srv_wait_log "$WORK/agent.log" 'the server offers long polls' 20 >/dev/null ||
   fail "the agent does not long-poll: $(tail -5 "$WORK/agent.log")"
 server device show agentdev --json
-agent_key=$(awk '{print $2}' "$A/var/device-key.pub" 2>/dev/null || ssh-keygen -y -f "$A/var/device-key" | awk '{print $2}')
+agent_key=$(ssh-keygen -y -f "$A/var/device-key" 2>/dev/null | awk '{print $2}' || true)
 [ "$(srv_json 'j["ssh_key"].split()[1] if j["ssh_key"] else None')" = "$agent_key" ] ||
   fail "registered key is not the agent's: $OUT"
 # It polls: a session opened now reaches it, and it fetches and verifies the

@@ -54,7 +54,7 @@ mkdir -p -m 700 "$A/etc" "$A/var" "$A/run"
 server device add agentdev --out "$WORK/bundles/agentdev" --device-dir "$A/etc"
 expect_rc 0 "device add agentdev"
 cp -p "$WORK/bundles/agentdev/"* "$A/etc/"
-sed -e "s#\"/var/lib/porthole#\"$A/var#" -e "s#\"/run/porthole#\"$A/run#" \
+sed -e "s#\"/var/lib/porthole/#\"$A/var/#" -e "s#\"/run/porthole\"#\"$A/run\"#" \
   "$WORK/bundles/agentdev/agent.toml" >"$A/agent.toml"
 "$PORTHOLE_AGENT" --config "$A/agent.toml" >"$WORK/agent.log" 2>&1 &
 agent_pid=$!
