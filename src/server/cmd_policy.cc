@@ -288,11 +288,21 @@ int RunImport(const GlobalOptions& global, const PolicyArgs& a) {
   if (!text.ok()) return Fail(text.status());
   auto env = OpenEnv(global);
   if (!env.ok()) return Fail(env.status());
+  const std::string name = a.file == "-" ? std::string("stdin") : a.file;
+  // Not signed metadata at all: malformed input (exit 2). A document that
+  // parses but fails a check (signatures, type, version, expiry) is
+  // refused (exit 1).
+  tuf::ErrorOr<tuf::SignedDocument> parsed =
+      tuf::ParseSignedDocument(*text, name, kMaxDocument);
+  if (!parsed.ok()) {
+    return Fail(Status::InvalidArgument(parsed.error().message()));
+  }
   Result<uint64_t> version = env->director->Import(*text);
   if (!version.ok()) {
-    return Fail(Status(version.status().code(),
-                       (a.file == "-" ? std::string("stdin") : a.file) + ": " +
-                           version.status().message()));
+    StatusCode code = version.status().code() == StatusCode::kInvalidArgument
+                          ? StatusCode::kFailedPrecondition
+                          : version.status().code();
+    return Fail(Status(code, name + ": " + version.status().message()));
   }
   Audit(*env, "policy.change", {{"import", *version}});
   Print("Imported and serving remote-sessions.json version " +

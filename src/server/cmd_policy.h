@@ -27,10 +27,11 @@
 // (`porthole policy sign --key KEY`) and import it.
 //
 // Exit codes: 0 done (an offline edit too: the draft changed, the message
-// says it is not served), 1 refused or failed (nothing matched, a signature
-// that does not verify, keys offline for publish/rotate), 2 usage or
-// malformed input (a bad key line, an unknown command name, a file that is
-// not JSON). Every change is an audit event (actor "admin").
+// says it is not served), 1 refused or failed (nothing matched; an imported
+// document whose signatures, type, version or expiry fail the checks the
+// devices make; keys offline for publish/rotate), 2 usage or malformed
+// input (a bad key line, an unknown command name, a file that is not
+// signed metadata). Every change is an audit event (actor "admin").
 #ifndef PORTHOLE_SERVER_CMD_POLICY_H_
 #define PORTHOLE_SERVER_CMD_POLICY_H_
 
