@@ -529,7 +529,10 @@ int RunRootRotate(const GlobalOptions& global, const RootArgs& a) {
   if (!a.rs_key_file.empty()) {
     out +=
         "The remote-sessions key is now offline: policy edits change the "
-        "draft only; export, sign (porthole policy sign) and import them.\n";
+        "draft only; export, sign (porthole policy sign) and import them.\n"
+        "The served remote-sessions.json is still signed by the old key, "
+        "which devices no longer accept: sign and import the next version "
+        "now (porthole-server policy export).\n";
   }
   Print(out);
   return 0;

@@ -25,7 +25,7 @@ expect_rc 0 "allow-key"
 trace "adding $N devices"
 mkdir -p "$SRV_BUNDLES"
 t0=$SECONDS
-seq -f 'd%03g' 0 $((N - 1)) | xargs -P 4 -I{} \
+seq -f 'd%03g' 0 $((N - 1)) | xargs -P 8 -I{} \
   "$SERVER" --data-dir "$SRV_DATA" device add {} --out "$SRV_BUNDLES/{}" >/dev/null 2>"$WORK/add.err" ||
   fatal "device add: $(tail -3 "$WORK/add.err")"
 trace "added $N devices in $((SECONDS - t0)) s"
