@@ -64,7 +64,7 @@ dev_curl gone GET sessions
 [[ $HTTP_CODE == 000 || $HTTP_CODE == 4* ]] && [ "$HTTP_CODE" != 404 ] ||
   fail "removed device served after restart: $HTTP_CODE"
 server policy show --json
-[ "$(srv_json '[k["name"] for k in j["published"]["authorized_keys"]]')" = "['alice', 'bob']" ] ||
+[ "$(srv_json 'sorted(k["name"] for k in j["published"]["authorized_keys"]), j["draft_published"]')" = "['alice', 'bob'] True" ] ||
   fail "policy after restart: $OUT"
 dev_curl dev1 GET director/remote-sessions.json
 [[ $OUT == *"$(key_blob bob)"* ]] || fail "served policy lacks bob's key"
