@@ -71,11 +71,12 @@ TEST_F(InitTest, CreatesTheDataDirectory) {
   // Nothing else beside it: the temporary directory was renamed.
   EXPECT_EQ(Entries(tmp_.path()), std::set<std::string>{"data"});
   EXPECT_EQ(Entries(data_),
-            (std::set<std::string>{"devices", "relay", "server.db",
+            (std::set<std::string>{"devices", "director", "relay", "server.db",
                                    "server.toml", "tls"}));
   DataDir d{data_};
   EXPECT_EQ(ModeOf(data_), 0700u);
-  for (const std::string& dir : {d.TlsDir(), d.DevicesDir(), d.RelayDir()}) {
+  for (const std::string& dir :
+       {d.TlsDir(), d.DevicesDir(), d.RelayDir(), d.DirectorDir()}) {
     EXPECT_EQ(ModeOf(dir), 0700u) << dir;
   }
   for (const std::string& secret :

@@ -16,6 +16,7 @@
 #include "server/cli_common.h"
 #include "server/cmd_device.h"
 #include "server/cmd_init.h"
+#include "server/cmd_policy.h"
 #include "server/cmd_token.h"
 #include "server/run.h"
 
@@ -64,6 +65,8 @@ constexpr CommandSpec kCommands[] = {
     {"run", "run the server", SetupRun},
     {"device", "add, list, show and remove devices", SetupDevice},
     {"token", "create, list and revoke operator API tokens", SetupToken},
+    {"policy", "show and edit the signed policy; export, import", SetupPolicy},
+    {"root", "show and rotate the signed root", SetupRoot},
 };
 
 int CheckConfig(const GlobalOptions& global) {

@@ -5,7 +5,7 @@
 #     device CA, the agent's --check-config loads agent.toml; --csr with an
 #     `openssl req` CSR; list/show/remove; admin commands while another
 #     process holds the store open.
-#   token create/list/revoke; run (placeholder); --help everywhere.
+#   token create/list/revoke; --help everywhere (policy and root included).
 #   bad input: one line on stderr, exit 2 (malformed) or 1 (refused), and
 #     nothing written.
 #
@@ -54,11 +54,15 @@ ca_sha=$(openssl x509 -in "$DATA/tls/ca.pem" -outform DER | sha256sum | cut -d' 
 [ "$(printf '%s\n' "$OUT" | grep -c "$token")" = 2 ] || fail "token not printed exactly twice"
 
 # Every file, its mode and owner (root made it: root:root).
-got=$(cd "$DATA" && find . -printf '%p %m %u:%g\n' | sort)
+# The director's two online keys are named by their keyids.
+got=$(cd "$DATA" && find . -printf '%p %m %u:%g\n' | sed -E 's#^\./director/[0-9a-f]{64}\.json #./director/KEYID.json #' | sort)
 want=". 700 root:root
 ./devices 700 root:root
 ./devices/ca.key 600 root:root
 ./devices/ca.pem 644 root:root
+./director 700 root:root
+./director/KEYID.json 600 root:root
+./director/KEYID.json 600 root:root
 ./relay 700 root:root
 ./relay/host_key_ed25519 600 root:root
 ./relay/host_key_ed25519.pub 644 root:root
@@ -254,12 +258,13 @@ refused 1 "no config file" "$WORK/nowhere" -- --data-dir "$WORK/nowhere" device 
   fail "no config: $ERR"
 [ -z "$(find "$B" -maxdepth 1 -name '*.tmp-*')" ] || fail "a bundle temp dir was left"
 
-# ---- run (placeholder), --help ----
-server run
-expect_rc 1 "run"
-[ "$ERR" = "porthole-server run: not implemented yet" ] || fail "run said: $ERR"
+# ---- --help (run itself: server_device_api.sh and the other server_*.sh) ----
 for cmd in "" "init" "run" "device" "device add" "device list" "device show" \
-  "device remove" "token" "token create" "token list" "token revoke"; do
+  "device remove" "token" "token create" "token list" "token revoke" \
+  "policy" "policy show" "policy allow-key" "policy deny-key" "policy allow-command" \
+  "policy deny-command" "policy allow-relay-host" "policy deny-relay-host" \
+  "policy allow-relay-key" "policy deny-relay-key" "policy publish" "policy export" \
+  "policy import" "root" "root show" "root rotate"; do
   # shellcheck disable=SC2086
   run "$SERVER" $cmd --help
   expect_rc 0 "$cmd --help"

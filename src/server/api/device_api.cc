@@ -81,6 +81,22 @@ size_t DeviceApi::BodyLimit(std::string_view method, std::string_view path) {
   return kMaxDeviceBody;
 }
 
+bool DeviceApi::FirstRefusalInAWhile(const std::string& key, SystemTime now) {
+  constexpr auto kEvery = std::chrono::seconds(60);
+  constexpr size_t kMaxKeys = 10000;  // unknown CNs are chosen by the peer
+  std::lock_guard<std::mutex> lock(refused_mu_);
+  auto it = refused_at_.find(key);
+  if (it != refused_at_.end() && now < it->second + kEvery &&
+      now >= it->second) {
+    return false;
+  }
+  if (it == refused_at_.end() && refused_at_.size() >= kMaxKeys) {
+    refused_at_.clear();
+  }
+  refused_at_[key] = now;
+  return true;
+}
+
 std::string DeviceApi::ExtensionsHeader() const {
   return "long-poll=" + std::to_string(ctx_->settings.max_long_poll) +
          ", host-keys";
@@ -107,9 +123,14 @@ void DeviceApi::Handle(Request request, Respond respond) {
                       : device->removed()
                           ? "device removed"
                           : "certificate is not the one issued to the device";
-    spdlog::warn("device api: refused {} (CN '{}'): {}", request.peer,
-                 tuf::Excerpt(cn), why);
-    if (device.ok()) {
+    // Logged and audited once a minute per device (or CN), not per poll.
+    const bool record =
+        FirstRefusalInAWhile(device.ok() ? device->id : cn, ctx_->clock->Now());
+    if (record) {
+      spdlog::warn("device api: refused {} (CN '{}'): {}", request.peer,
+                   tuf::Excerpt(cn), why);
+    }
+    if (device.ok() && record) {
       ctx_->Audit("api.refused", device->id, "", "device",
                   Json{{"peer", request.peer}, {"reason", why}});
     }

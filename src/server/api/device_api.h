@@ -19,6 +19,8 @@
 #define PORTHOLE_SERVER_API_DEVICE_API_H_
 
 #include <cstddef>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -61,7 +63,14 @@ class DeviceApi {
   Response SessionsNow(const std::string& device_id);
   Response CommandsNow(const std::string& device_id);
 
+  // A refused device is audited (api.refused) and logged at most once a
+  // minute: a removed device whose agent keeps polling must not fill the
+  // audit log and the server's log with one entry per poll.
+  bool FirstRefusalInAWhile(const std::string& key, SystemTime now);
+
   Context* const ctx_;
+  std::mutex refused_mu_;
+  std::map<std::string, SystemTime> refused_at_;  // by device id or CN
 };
 
 }  // namespace porthole::server::api

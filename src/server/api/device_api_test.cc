@@ -76,6 +76,27 @@ TEST_F(DeviceApiTest, RefusesUnknownWrongAndRemovedCertificates) {
   EXPECT_EQ(metrics_.device_refused, 4u);
 }
 
+TEST_F(DeviceApiTest, ARefusedDeviceIsAuditedOnceAMinuteNotPerPoll) {
+  ASSERT_TRUE(store_->RemoveDevice(dev_.id, clock_.Now()).ok());
+  auto refusals = [&] {
+    auto events = store_->ListAudit({.device_id = dev_.id});
+    EXPECT_TRUE(events.ok());
+    size_t n = 0;
+    for (const AuditEvent& e : *events) n += e.kind == "api.refused";
+    return n;
+  };
+  for (int i = 0; i < 5; ++i) {
+    Response r = Do(Req("GET", "/ras/sessions"));
+    EXPECT_EQ(r.status, 403);
+    EXPECT_EQ(Body(r)["description"], "device removed");
+  }
+  EXPECT_EQ(refusals(), 1u);
+  EXPECT_EQ(metrics_.device_refused, 5u);  // every refusal still counts
+  clock_.Advance(std::chrono::seconds(61));
+  EXPECT_EQ(Do(Req("GET", "/ras/sessions")).status, 403);
+  EXPECT_EQ(refusals(), 2u);
+}
+
 TEST_F(DeviceApiTest, SessionsIs404ThenTheDeviceSession) {
   Response none = Do(Req("GET", "/ras/sessions"));
   EXPECT_EQ(none.status, 404);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "core/base/file.h"
@@ -76,8 +77,21 @@ void PruneKeys(tuf::RootSpec* spec) {
   }
 }
 
+// Same content, whatever the order: a signed document lists the operator
+// keys by keyid (hex SHA-256), so the policy read back from it has them in
+// another order than the draft they were signed from.
+Policy Normalised(Policy p) {
+  std::sort(p.authorized_keys.begin(), p.authorized_keys.end(),
+            [](const PolicyKey& x, const PolicyKey& y) {
+              return std::tie(x.line, x.name) < std::tie(y.line, y.name);
+            });
+  std::sort(p.relay_hosts.begin(), p.relay_hosts.end());
+  std::sort(p.relay_keys.begin(), p.relay_keys.end());
+  return p;
+}
+
 bool SamePolicy(const Policy& a, const Policy& b) {
-  return FormatPolicy(a) == FormatPolicy(b);
+  return FormatPolicy(Normalised(a)) == FormatPolicy(Normalised(b));
 }
 
 }  // namespace

@@ -153,6 +153,27 @@ TEST_F(DirectorTest, EditsArePublishedAndVerified) {
   ASSERT_EQ(published->ssh.authorized_keys.size(), 1u);
 }
 
+// The served document lists keys by keyid; the draft in the order they were
+// allowed. Either order of two keys is still "the draft is served".
+TEST_F(DirectorTest, DraftPublishedWhateverTheKeyOrder) {
+  const std::string a = TestKey("ed25519.pub"), b = TestKey("ecdsa256.pub"),
+                    c = TestKey("ecdsa384.pub");
+  for (const auto& order :
+       {std::vector<std::string>{a, b, c}, std::vector<std::string>{c, b, a}}) {
+    for (const std::string& k : order) {
+      ASSERT_TRUE(
+          director_->Edit([&](Policy& p) { return p.AllowKey(k, ""); }).ok());
+    }
+    Result<DirectorState> s = director_->State();
+    ASSERT_TRUE(s.ok());
+    EXPECT_TRUE(s->draft_published);
+    for (const std::string& k : order) {
+      ASSERT_TRUE(
+          director_->Edit([&](Policy& p) { return p.DenyKey(k); }).ok());
+    }
+  }
+}
+
 TEST_F(DirectorTest, OfflineKeySignsOnlyThroughExportAndImport) {
   UseFetcher();
   ASSERT_TRUE(DeviceLoad("old").ok());  // trusts root v1
