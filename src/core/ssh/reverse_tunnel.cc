@@ -18,11 +18,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <optional>
 #include <system_error>
 #include <utility>
 #include <vector>
 
 #include "core/base/fd_io.h"
+#include "core/base/tcp_info.h"
 #include "core/crypto/digest.h"
 #include "core/keys/public_key.h"
 #include "core/ssh/byte_queue.h"
@@ -63,6 +65,9 @@ using Steady = std::chrono::steady_clock;
 constexpr size_t kChunk = 64 * 1024;
 // Rounds of work on one connection before the others get a turn.
 constexpr int kPumpRounds = 16;
+// A relay silent at the SSH level while TCP still receives (a stall behind
+// a lost segment) is given up to this many link timeouts.
+constexpr int kMaxStallFactor = 3;
 
 struct SessionDeleter {
   void operator()(ssh_session s) const { ssh_free(s); }
@@ -348,8 +353,10 @@ Error ReverseTunnel::Impl::SetSocketOptions() {
       std::max<int64_t>(1, cfg_.keepalive_interval.count() / 1000));
   int probes = static_cast<int>(std::max<int64_t>(
       1, cfg_.link_timeout.count() / cfg_.keepalive_interval.count()));
-  unsigned int user_timeout_ms =
-      static_cast<unsigned int>(cfg_.link_timeout.count());
+  // The kernel's limit matches the longest silence Run() tolerates while
+  // TCP is still receiving (kMaxStallFactor, below).
+  unsigned int user_timeout_ms = static_cast<unsigned int>(
+      cfg_.link_timeout.count() * kMaxStallFactor);
   if (fd_flags < 0 || fcntl(fd, F_SETFD, fd_flags | FD_CLOEXEC) != 0 ||
       setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) != 0 ||
       setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &interval_s,
@@ -660,6 +667,12 @@ RunEnd ReverseTunnel::Impl::Run(const RunOptions& options) {
   Steady::time_point now = Steady::now();
   Steady::time_point last_rx = now;
   uint64_t last_rx_bytes = rx_counter_.in_bytes;
+  // While SSH is silent: when TCP last received a data segment, sampled
+  // every pass from keepalive_interval into the silence on (the first
+  // sample is the baseline).
+  Steady::time_point last_tcp_rx = now;
+  std::optional<uint32_t> tcp_segs;
+  bool stalled = false;  // logged that TCP still receives
   Steady::time_point next_keepalive = now + cfg_.keepalive_interval;
   Steady::time_point next_tick =
       ticking ? now + options.tick_interval : Steady::time_point::max();
@@ -679,12 +692,38 @@ RunEnd ReverseTunnel::Impl::Run(const RunOptions& options) {
     if (rx_counter_.in_bytes != last_rx_bytes) {
       last_rx_bytes = rx_counter_.in_bytes;
       last_rx = now;
+      last_tcp_rx = now;
+      tcp_segs.reset();
+      stalled = false;
+    } else if (now - last_rx >= cfg_.keepalive_interval) {
+      std::optional<uint32_t> segs =
+          TcpDataSegmentsIn(ssh_get_fd(session_.get()));
+      if (segs && tcp_segs && *segs != *tcp_segs) last_tcp_rx = now;
+      tcp_segs = segs;
     }
     if (now - last_rx >= cfg_.link_timeout) {
-      end = {EndReason::kLinkDead,
-             "nothing received from relay " + relay_ + " for " +
-                 std::to_string(cfg_.link_timeout.count()) + " ms"};
-      break;
+      // On a lossy link one missing segment holds back everything behind
+      // it: SSH hears nothing while TCP still receives data segments. Such
+      // a stall is waited out, up to kMaxStallFactor link timeouts; a dead
+      // link, or a relay whose kernel only acknowledges, is not.
+      if (now - last_tcp_rx < cfg_.link_timeout &&
+          now - last_rx < cfg_.link_timeout * kMaxStallFactor) {
+        if (!stalled) {
+          spdlog::info(
+              "tunnel: nothing from relay {} for {} ms but TCP is still "
+              "receiving (a lossy link?); waiting",
+              relay_, cfg_.link_timeout.count());
+          stalled = true;
+        }
+      } else {
+        end = {EndReason::kLinkDead,
+               "nothing received from relay " + relay_ + " for " +
+                   std::to_string(std::chrono::duration_cast<
+                                      std::chrono::milliseconds>(now - last_rx)
+                                      .count()) +
+                   " ms"};
+        break;
+      }
     }
     if (now >= next_keepalive) {
       SendKeepalive();

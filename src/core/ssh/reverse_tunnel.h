@@ -33,8 +33,12 @@
 // Liveness: TCP keepalive and TCP_USER_TIMEOUT (= link_timeout) are set on
 // the relay socket, an SSH keepalive request (keepalive@openssh.com, which
 // the relay answers) is sent every keepalive_interval, and Run() ends with
-// kLinkDead when nothing at all has been received from the relay for
-// link_timeout (or the kernel times the connection out).
+// kLinkDead when nothing has been received from the relay for link_timeout
+// and TCP has received no data segment in that time either (a dead link, or
+// a relay whose kernel still acknowledges but which sends nothing). When
+// TCP still receives data (a lossy link: everything waits behind one lost
+// segment), the silence is tolerated up to 3 link timeouts, which is also
+// TCP_USER_TIMEOUT.
 //
 // Threading: not thread-safe. Every method, the handler and the tick callback
 // run on the thread that calls them (the agent's session thread); one call at
