@@ -159,7 +159,9 @@ TEST_F(OperatorApiTest, OpenShowCloseASession) {
   AuditFilter f;
   f.device_id = dev_.id;
   std::vector<std::string> kinds;
-  for (const AuditEvent& e : *store_->ListAudit(f)) kinds.push_back(e.kind);
+  auto events = store_->ListAudit(f);
+  ASSERT_TRUE(events.ok());
+  for (const AuditEvent& e : *events) kinds.push_back(e.kind);
   EXPECT_EQ(kinds, (std::vector<std::string>{"session.open", "session.close"}));
 }
 
