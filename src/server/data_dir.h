@@ -1,5 +1,5 @@
 // The layout of porthole-server's data directory (made by
-// `porthole-server init`, docs/pending/server.md). Every part of the server
+// `porthole-server init`; README "The data directory"). Every part of the server
 // finds its files through here.
 //
 //   DATA_DIR/                      0700

@@ -9,10 +9,11 @@
 #     reconnects within 30 s of the restore; the session is the same and
 #     the operator connects again;
 #   - 30% packet loss on the device's downlink (what it receives; 30% each
-#     way starves TCP for longer than the agent's fixed 8 s link timeout
-#     and the tunnel is re-made, see docs/pending/faults.md): the session survives (no tunnel drop, same
-#     session), a FAULT_LOSS_KIB (3072) KiB scp to the device through the
-#     relay completes byte-identical, and the loss was real (nft counters).
+#     way can starve TCP of every segment for longer than the agent's link
+#     timeout and the tunnel is re-made, see README "Tests"): the session
+#     survives (no tunnel drop, same session), a FAULT_LOSS_KIB (3072) KiB
+#     scp to the device through the relay completes byte-identical, and
+#     the loss was real (nft counters).
 #
 #   PORTHOLE_BIN=... PORTHOLE_SERVER_BIN=... PORTHOLE_AGENT_BIN=... \
 #   PORTHOLE_TEST_TUF=... bash tests/e2e/fault_network.sh

@@ -8,7 +8,7 @@
 # lost), the expected number of polls (>= 80% of devices x 2 x secs /
 # period), and the server's RSS at the end within 16 MiB + 10% of its RSS
 # once every device had connected (memory flat). The 5-minute run is
-# `bench/load_devices.sh` (figures in docs/pending/faults.md).
+# `bench/load_devices.sh` (figures in docs/BENCHMARKS.md).
 #
 #   PORTHOLE_SERVER_BIN=... bash tests/e2e/load_devices.sh
 source "$(dirname "$0")/lib.sh"
