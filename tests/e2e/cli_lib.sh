@@ -166,7 +166,7 @@ ph_login() {
 
 start_device() {
   local name=$1 mode=$2 extra=${3:-} dir=$WORK/dev/$1 session id
-  _require_exe PORTHOLE_AGENT_BIN "porthole-agent binary, e.g. build/src/agent/porthole-agent"
+  require_agent  # an absolute path: the agent starts in its own directory
   install -d -m 755 "$WORK/dev" "$dir"
   if [ ! -e "$dir/agent.toml" ]; then
     srv device add "$name" --out "$dir/bundle" --device-dir "$dir/bundle"
@@ -206,7 +206,7 @@ EOF
     unset CONFIG_FILE DEBUG_CONFIG
     exec env PORTHOLE_LOG=debug unshare -m --propagation private \
       sh -c 'mount -t tmpfs -o mode=755 none /run && exec "$@"' sh \
-      "$PORTHOLE_AGENT_BIN" --config "$dir/agent.toml"
+      "$PORTHOLE_AGENT" --config "$dir/agent.toml"
   ) </dev/null >>"${DEV_LOG[$name]}" 2>&1 &
   DEV_PID[$name]=$!
   at_exit stop_device "$name"
