@@ -30,10 +30,6 @@
 # Part 3 runs before part 2: the rotation to an offline key is for good.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cli_lib.sh"
-require_agent
-# start_device execs PORTHOLE_AGENT_BIN from the device's directory: make a
-# relative path (as in the README's example) absolute.
-PORTHOLE_AGENT_BIN=$PORTHOLE_AGENT
 require_cmd curl sqlite3 dbus-daemon date
 /usr/bin/python3 -c 'import gi' 2>/dev/null || fatal "python3-gi missing (scripts/setup installs it)"
 
