@@ -61,21 +61,8 @@ E2E_NAME=bench/system
 trace() { [ "${BENCH_VERBOSE:-}" != 1 ] || printf '%s: %s\n' "$E2E_NAME" "$*" >&2; }
 say() { printf '%s: %s\n' "$E2E_NAME" "$*" >&2; }
 put() { printf '%s=%s\n' "$1" "$2"; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() {
-  local end=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < end)) || return 1
-    sleep 0.05
-  done
-}
-# wait_line FILE REGEX SECS PID FROM_BYTE: the first line after FROM_BYTE
-# matching REGEX (tail -F), printed; 1 after SECS or when PID exits.
-wait_line() (
-  set +o pipefail
-  timeout "$3" tail -c +"$(($5 + 1))" -F --pid="$4" "$1" 2>/dev/null | grep -m1 -E -- "$2"
-)
+# wait_line FILE REGEX SECS PID FROM_BYTE: lib.sh's log_wait.
+wait_line() { log_wait "$1" "$2" "$3" "$5" "$4"; }
 stop_tree() {
   local pid=$1 procs p
   mapfile -t procs < <(_descendants "$pid")

@@ -40,11 +40,6 @@ E2E_TOOLS=$(cd "$AGENT_E2E_DIR/../tools" && pwd)
 
 # ---- small helpers ----
 
-# free_port: prints a TCP port on 127.0.0.1 that was free a moment ago.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # atomic_write FILE: replaces FILE with stdin (temp file in the same
 # directory, then rename), so a reader sees the old or the new file, never
 # a partial one. Mode 0644.
@@ -56,51 +51,17 @@ atomic_write() {
   mv -f "$tmp" "$file"
 }
 
-# file_size FILE: its size in bytes (0 when missing): a mark for wait_log.
-file_size() {
-  if [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi
-}
-
 # wait_log FILE REGEX TIMEOUT_S [FROM_BYTE]: waits until a line of FILE
 # (from byte FROM_BYTE, default 0; the file may not exist yet) matches the
 # extended REGEX (bash =~), following it with tail -F rather than polling.
 # Prints the line and returns 0; returns 1 after TIMEOUT_S seconds, or as
 # soon as process WAIT_PID (if set) has exited with no match.
-wait_log() {
-  local file=$1 re=$2 secs=$3 from=${4:-0} fd tailpid line pid_opt=()
-  [ -n "${WAIT_PID:-}" ] && pid_opt=(--pid="$WAIT_PID")
-  exec {fd}< <(exec timeout "$secs" tail -c +"$((from + 1))" -F "${pid_opt[@]}" \
-    "$file" 2>/dev/null)
-  tailpid=$!
-  while IFS= read -r -u "$fd" line; do
-    if [[ $line =~ $re ]]; then
-      kill "$tailpid" 2>/dev/null || true
-      exec {fd}<&-
-      printf '%s\n' "$line"
-      return 0
-    fi
-  done
-  kill "$tailpid" 2>/dev/null || true
-  exec {fd}<&-
-  return 1
-}
+wait_log() { log_wait "$1" "$2" "$3" "${4:-0}" "${WAIT_PID:-}"; }
 
 # _re_quote TEXT: TEXT with the ERE special characters escaped.
 _re_quote() {
   # shellcheck disable=SC2016 # a sed expression, not shell
   printf '%s' "$1" | sed 's/[][\.|$(){}?+*^]/\\&/g'
-}
-
-# wait_for SECONDS CMD...: runs CMD until it succeeds (every 0.1 s, in this
-# shell, so a pgrep pattern never matches the waiter itself); 1 after
-# SECONDS.
-wait_for() {
-  local end=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < end)) || return 1
-    sleep 0.1
-  done
 }
 
 # expect_pty_shell COLS ROWS NEW_COLS NEW_ROWS EXIT DEST SSH_ARGS...: logs

@@ -17,7 +17,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/agent_lib.sh"
 require_cmd ssh-keygen
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 U1=urn:tdx-ota:command:0b61a0c4-3f5e-4c1e-9a8e-5a0d0e7c2f11
 U2=urn:tdx-ota:command:1b61a0c4-3f5e-4c1e-9a8e-5a0d0e7c2f12
 # command ID: the server hands out `echo hello`.

@@ -15,7 +15,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/agent_lib.sh"
 require_cmd ssh
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 OP=op$UNIQ
 make_user "$OP"
 new_key alice

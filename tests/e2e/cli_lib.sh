@@ -45,47 +45,6 @@ unset XDG_CONFIG_HOME XDG_CACHE_HOME
 SRV_DATA=$WORK/server
 declare -A DEV_PID DEV_LOG DEV_ID
 
-# free_port: a TCP port on 127.0.0.1 that was free a moment ago.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-# file_size FILE: its size in bytes (0 when missing): a mark for log waits.
-file_size() { if [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# log_wait FILE REGEX SECS [FROM] [PID]: a line of FILE from byte FROM
-# matches the ERE REGEX within SECS (tail -F, no polling; gives up early
-# when PID exits). Prints the line; 1 when none came.
-log_wait() {
-  local file=$1 re=$2 secs=$3 from=${4:-0} pid=${5:-} fd tailpid line pid_opt=()
-  [ -n "$pid" ] && pid_opt=(--pid="$pid")
-  exec {fd}< <(exec timeout "$secs" tail -c +"$((from + 1))" -F "${pid_opt[@]}" \
-    "$file" 2>/dev/null)
-  tailpid=$!
-  while IFS= read -r -u "$fd" line; do
-    if [[ $line =~ $re ]]; then
-      kill "$tailpid" 2>/dev/null || true
-      exec {fd}<&-
-      printf '%s\n' "$line"
-      return 0
-    fi
-  done
-  kill "$tailpid" 2>/dev/null || true
-  exec {fd}<&-
-  return 1
-}
-
-# wait_for SECONDS CMD...: CMD every 0.1 s until it succeeds; 1 after
-# SECONDS. Only for states nothing announces.
-wait_for() {
-  local end=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < end)) || return 1
-    sleep 0.1
-  done
-}
-
 _stop_pid() {
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true

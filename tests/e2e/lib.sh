@@ -130,6 +130,59 @@ SOFT_SK=${PORTHOLE_SOFT_SK:-}
 PORTHOLE_AGENT=${PORTHOLE_AGENT_BIN:-}
 TEST_TUF=${PORTHOLE_TEST_TUF:-}
 
+# ---- waiting: ports, marks, logs ----
+
+# free_port: a TCP port on 127.0.0.1 that was free a moment ago.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# file_size FILE: its size in bytes (0 when missing): a mark for log waits.
+file_size() { if [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# wait_for SECONDS CMD...: runs CMD until it succeeds (every 0.1 s, in this
+# shell, so a pgrep pattern never matches the waiter itself); 1 after
+# SECONDS. Only for states nothing announces.
+wait_for() {
+  local end=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < end)) || return 1
+    sleep 0.1
+  done
+}
+
+# log_follow FILE SECS FROM PID PREDICATE...: follows FILE from byte FROM
+# (it may not exist yet) with tail -F, no polling, until PREDICATE LINE
+# succeeds for a line; prints that line. 1 after SECS, or as soon as
+# process PID (if not empty) has exited with no match.
+log_follow() {
+  local file=$1 secs=$2 from=$3 pid=$4 fd tailpid line pid_opt=()
+  shift 4
+  [ -n "$pid" ] && pid_opt=(--pid="$pid")
+  exec {fd}< <(exec timeout "$secs" tail -c +"$((from + 1))" -F "${pid_opt[@]}" \
+    "$file" 2>/dev/null)
+  tailpid=$!
+  while IFS= read -r -u "$fd" line; do
+    if "$@" "$line"; then
+      kill "$tailpid" 2>/dev/null || true
+      exec {fd}<&-
+      printf '%s\n' "$line"
+      return 0
+    fi
+  done
+  kill "$tailpid" 2>/dev/null || true
+  exec {fd}<&-
+  return 1
+}
+
+# log_wait FILE REGEX SECS [FROM] [PID]: a line of FILE from byte FROM
+# matches the ERE REGEX within SECS (log_follow). Prints the line.
+_line_matches() { [[ $2 =~ $1 ]]; }
+log_wait() { log_follow "$1" "$3" "${4:-0}" "${5:-}" _line_matches "$2"; }
+
 # ---- the work dir ----
 # Not under /tmp: sshd's StrictModes rejects a path with a group/world-
 # writable ancestor, and /tmp is 1777. Not under /run either: the sshd

@@ -33,25 +33,6 @@ TRELAY_SPEC=$WORK/relay/spec.jsonl
 TRELAY_HOST_KEY=$WORK/relay/host_key
 : >"$TRELAY_SPEC"
 
-# free_port: a TCP port on 127.0.0.1 that was free a moment ago.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# file_size FILE: its size in bytes (0 when missing): a mark for waits.
-file_size() { if [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
-
-# wait_for SECONDS CMD...: runs CMD every 0.1 s until it succeeds; 1 after
-# SECONDS. Only for states nothing announces (a port that listens).
-wait_for() {
-  local end=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < end)) || return 1
-    sleep 0.1
-  done
-}
-
 # bg_stop PID: ends a background process this script started (for at_exit).
 bg_stop() {
   kill "$1" 2>/dev/null || true
@@ -217,25 +198,15 @@ event_mark() { file_size "$TRELAY_EVENTS"; }
 # wait_event KIND TEXT SECONDS [FROM_BYTE]: prints the first event of KIND
 # (tunnel_up, tunnel_down, operator_connect, operator_disconnect, refused)
 # whose reason contains TEXT (fixed string), after FROM_BYTE (default: the
-# relay's latest start); 1 on timeout.
-wait_event() {
-  local kind=$1 text=$2 secs=$3 from=${4:-${TRELAY_MARK:-0}} fd tailpid line
-  exec {fd}< <(exec timeout "$secs" tail -c +"$((from + 1))" -F "$TRELAY_EVENTS" 2>/dev/null)
-  tailpid=$!
-  while IFS= read -r -u "$fd" line; do
-    if [[ $line == *"\"event\":\"$kind\""* ]] &&
-      printf '%s' "$line" | python3 -c '
+# relay's latest start); 1 on timeout. (_event_matches KIND TEXT LINE: LINE
+# is a KIND event whose reason contains TEXT.)
+_event_matches() {
+  [[ $3 == *"\"event\":\"$1\""* ]] && printf '%s' "$3" | python3 -c '
 import json, sys
-sys.exit(0 if sys.argv[1] in json.load(sys.stdin)["reason"] else 1)' "$text"; then
-      kill "$tailpid" 2>/dev/null || true
-      exec {fd}<&-
-      printf '%s\n' "$line"
-      return 0
-    fi
-  done
-  kill "$tailpid" 2>/dev/null || true
-  exec {fd}<&-
-  return 1
+sys.exit(0 if sys.argv[1] in json.load(sys.stdin)["reason"] else 1)' "$2"
+}
+wait_event() {
+  log_follow "$TRELAY_EVENTS" "$3" "${4:-${TRELAY_MARK:-0}}" "" _event_matches "$1" "$2"
 }
 
 # expect_event KIND TEXT SECONDS WHAT [FROM_BYTE]: wait_event or fail.
@@ -302,4 +273,3 @@ EOT
 }
 
 # now_ms: milliseconds since the epoch.
-now_ms() { echo $(($(date +%s%N) / 1000000)); }

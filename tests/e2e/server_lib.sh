@@ -29,45 +29,11 @@ SRV_DATA=$WORK/srv
 SRV_BUNDLES=$WORK/bundles
 declare -A DEV_ID=() DEV_DIR=()
 
-# free_port: a TCP port on 127.0.0.1 that was free a moment ago (srv_start
-# picks new ones if the server then cannot bind them).
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # srv_wait_log FILE REGEX TIMEOUT_S [FROM_BYTE]: waits until a line of FILE
 # (from byte FROM_BYTE) matches the extended REGEX, following it with tail
 # -F (no polling). Prints the line; 1 after TIMEOUT_S seconds or as soon as
-# process WAIT_PID (if set) has exited with no match. (agent_lib's wait_log.)
-srv_wait_log() {
-  local file=$1 re=$2 secs=$3 from=${4:-0} fd tailpid line pid_opt=()
-  [ -n "${WAIT_PID:-}" ] && pid_opt=(--pid="$WAIT_PID")
-  exec {fd}< <(exec timeout "$secs" tail -c +"$((from + 1))" -F "${pid_opt[@]}" \
-    "$file" 2>/dev/null)
-  tailpid=$!
-  while IFS= read -r -u "$fd" line; do
-    if [[ $line =~ $re ]]; then
-      kill "$tailpid" 2>/dev/null || true
-      exec {fd}<&-
-      printf '%s\n' "$line"
-      return 0
-    fi
-  done
-  kill "$tailpid" 2>/dev/null || true
-  exec {fd}<&-
-  return 1
-}
-
-# wait_for SECONDS CMD...: runs CMD until it succeeds (every 0.1 s); 1 after
-# SECONDS. Only for states nothing announces. (As agent_lib's.)
-declare -F wait_for >/dev/null || wait_for() {
-  local end=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < end)) || return 1
-    sleep 0.1
-  done
-}
+# process WAIT_PID (if set) has exited with no match. (lib.sh's log_wait.)
+srv_wait_log() { log_wait "$1" "$2" "$3" "${4:-0}" "${WAIT_PID:-}"; }
 
 # srv_log_mark: the current size of the server's log (for srv_wait_log).
 srv_log_mark() { stat -c %s "$SRV_LOG"; }
