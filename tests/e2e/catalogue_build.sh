@@ -1,46 +1,63 @@
 #!/usr/bin/env bash
 # A catalogue compiled into porthole (-DPORTHOLE_CATALOGUE) is checked at
 # build time: a known key that is also revoked fails the build, naming both
-# IDs; a good catalogue builds and `porthole keys known` lists its IDs.
+# IDs; a good catalogue is embedded and `porthole keys known` lists its IDs.
+#   - a second build tree configured with the bad catalogue: building
+#     porthole fails at the catalogue step, naming both keys, and nothing is
+#     linked. The tree uses the default build's porthole-catalogue-check
+#     (-DPORTHOLE_CATALOGUE_CHECK, as a cross build does), so the check runs
+#     before anything needs compiling;
+#   - the same tree configured with the good catalogue: the catalogue step
+#     writes the very source the default build compiled into
+#     porthole-fixture-catalogue (tests/catalogue/good.toml embedded the
+#     same way), and that binary's `keys known` lists the catalogue.
+#
+#   PORTHOLE_CATALOGUE_CHECK_BIN=build/src/cli/porthole-catalogue-check \
+#   PORTHOLE_FIXTURE_CATALOGUE_BIN=build/src/cli/porthole-fixture-catalogue \
+#     bash tests/e2e/catalogue_build.sh
 . "$(dirname "$0")/lib.sh"
 require_cmd cmake ninja
+_require_exe PORTHOLE_CATALOGUE_CHECK_BIN "porthole-catalogue-check, e.g. build/src/cli/porthole-catalogue-check"
+_require_exe PORTHOLE_FIXTURE_CATALOGUE_BIN "porthole-fixture-catalogue, e.g. build/src/cli/porthole-fixture-catalogue"
+CHECK=$(readlink -f "$PORTHOLE_CATALOGUE_CHECK_BIN")
+FIXTURE=$(readlink -f "$PORTHOLE_FIXTURE_CATALOGUE_BIN")
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build="$WORK/build"
-# porthole links most of core (TLS, TUF, libssh): a fresh build of it takes
-# minutes on two busy cores. With ccache (scripts/test builds with it) and
-# the default build's flags, the objects come from the cache; the build
-# directory differs, so it must not be part of the hash.
-launcher=()
-command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-export CCACHE_NOHASHDIR=1
 configure() {
   cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    ${launcher[@]+"${launcher[@]}"} \
     -DPORTHOLE_TESTS=OFF -DPORTHOLE_BENCH=OFF -DPORTHOLE_CATALOGUE="$1" \
+    -DPORTHOLE_CATALOGUE_CHECK="$CHECK" \
     >"$WORK/configure.log" 2>&1 || fatal "configure failed: $(tail -3 "$WORK/configure.log")"
 }
 
 trace "bad catalogue: the build must fail"
 configure "$src/tests/catalogue/bad.toml"
-if cmake --build "$build" --target porthole >"$WORK/bad.log" 2>&1; then
+# -j1: ninja stops at the first failure; the catalogue step has nothing to
+# wait for, so the build ends there instead of compiling the libraries.
+if cmake --build "$build" --target porthole -- -j1 >"$WORK/bad.log" 2>&1; then
   fail "a catalogue with a known key that is also revoked built"
 fi
 grep -q "known key 'alice@fixture' is also revoked (as 'alice-old')" "$WORK/bad.log" ||
-  fail "the build failure does not name the key: $(grep -m1 catalogue "$WORK/bad.log")"
+  fail "the build failure does not name the key: $(grep -m1 -i catalogue "$WORK/bad.log")"
 [ ! -e "$build/src/cli/porthole" ] || fail "porthole was linked anyway"
+[ ! -e "$build/src/cli/builtin_catalogue.cc" ] || fail "the bad catalogue was embedded anyway"
 
-trace "good catalogue: builds, and known lists it"
+trace "good catalogue: embedded as the default build's fixture was, and known lists it"
 configure "$src/tests/catalogue/good.toml"
-cmake --build "$build" --target porthole >"$WORK/good.log" 2>&1 ||
-  fatal "good catalogue did not build: $(tail -5 "$WORK/good.log")"
-run "$build/src/cli/porthole" keys known
+cmake --build "$build" --target src/cli/builtin_catalogue.cc >"$WORK/good.log" 2>&1 ||
+  fatal "the good catalogue was refused: $(tail -5 "$WORK/good.log")"
+fixture_src=$(dirname "$FIXTURE")/fixture_catalogue.cc
+[ -f "$fixture_src" ] || fatal "no $fixture_src next to $FIXTURE"
+cmp -s "$build/src/cli/builtin_catalogue.cc" "$fixture_src" ||
+  fail "the configured catalogue's source differs from the fixture's: $(diff "$build/src/cli/builtin_catalogue.cc" "$fixture_src" | head -5)"
+run "$FIXTURE" keys known
 expect_rc 0 "known"
 grep -q '^alice@fixture  SHA256:' <<<"$OUT" || fail "known lacks alice@fixture: $OUT"
 grep -q '^repair@shop1  SHA256:' <<<"$OUT" || fail "known lacks repair@shop1: $OUT"
-run "$build/src/cli/porthole" keys known --revoked
+run "$FIXTURE" keys known --revoked
 grep -q '^lost@fixture  SHA256:' <<<"$OUT" || fail "known --revoked lacks lost@fixture: $OUT"
-run "$build/src/cli/porthole" keys known --full
+run "$FIXTURE" keys known --full
 grep -qF 'repair@shop1  restrict,pty,command="/usr/share/fleet/fleet-config.sh" ssh-ed25519 ' <<<"$OUT" ||
   fail "known --full lacks the restricted line: $OUT"
 pass
