@@ -43,6 +43,12 @@ function(porthole_module name)
   target_link_libraries(${name} PRIVATE ${A_DEPS})
 endfunction()
 
+# porthole_checks: every unit-test binary and fuzz target; what the
+# sanitizer build (scripts/test) needs, without the programs and tools.
+if(NOT TARGET porthole_checks)
+  add_custom_target(porthole_checks)
+endif()
+
 # porthole_test(NAME SRCS foo_test.cc ... DEPS ...): a gtest binary run by ctest.
 function(porthole_test name)
   cmake_parse_arguments(A "" "" "SRCS;DEPS" ${ARGN})
@@ -67,6 +73,7 @@ function(porthole_test name)
   if(CMAKE_BUILD_TYPE MATCHES "^(RelWithDebInfo|Release)$")
     target_compile_options(${name} PRIVATE -O0)
   endif()
+  add_dependencies(porthole_checks ${name})
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS unit)
 endfunction()
@@ -80,6 +87,7 @@ function(porthole_fuzzer name)
   target_include_directories(${name} PRIVATE "${PROJECT_SOURCE_DIR}/src")
   target_link_libraries(${name} PRIVATE ${A_DEPS})
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  add_dependencies(porthole_checks ${name})
   if(A_CORPUS)
     # New inputs go to a corpus in the build tree (libFuzzer writes to its
     # first directory); the seeds in the source tree are only read.

@@ -308,7 +308,13 @@ make_user() {
   at_exit _remove_user "$name"
   usermod -p '*' "$name" || fatal "usermod -p '*' $name failed"
 }
+_user_idle() { ! pgrep -u "$1" >/dev/null; }
 _remove_user() {
+  # userdel refuses while a process runs as the user (a login through a
+  # session that is still being torn down); this user is the test's own.
+  if pkill -KILL -u "$1" 2>/dev/null; then
+    wait_for 5 _user_idle "$1" || true
+  fi
   if ! userdel -r "$1" 2>/dev/null && getent passwd "$1" >/dev/null; then
     trace "warning: could not remove user $1"
   fi
