@@ -263,6 +263,3 @@ session_id() {
 expect_err() {
   [[ "$ERR" == *"$1"* ]] || fail "$2: stderr lacks '$1'; stderr: ${ERR:0:600}"
 }
-
-# kill_quiet PID: ends PID if it still runs (an at_exit for background jobs).
-kill_quiet() { kill "$1" 2>/dev/null || true; }

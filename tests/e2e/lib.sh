@@ -142,6 +142,9 @@ file_size() { if [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
+# kill_quiet PID: SIGTERM to PID if it still runs (for at_exit).
+kill_quiet() { kill "$1" 2>/dev/null || true; }
+
 # wait_for SECONDS CMD...: runs CMD until it succeeds (every 0.1 s, in this
 # shell, so a pgrep pattern never matches the waiter itself); 1 after
 # SECONDS. Only for states nothing announces.

@@ -6,6 +6,8 @@
 #     `openssl req` CSR; list/show/remove; admin commands while another
 #     process holds the store open.
 #   token create/list/revoke; --help everywhere (policy and root included).
+#   run on a data directory that does not exist: initialised as by init
+#     (summary and token printed), then serving, stopped by SIGTERM.
 #   bad input: one line on stderr, exit 2 (malformed) or 1 (refused), and
 #     nothing written.
 #
@@ -272,5 +274,21 @@ for cmd in "" "init" "run" "device" "device add" "device list" "device show" \
 done
 run "$SERVER" --version
 expect_rc 0 "--version"
+
+trace "run on a data directory that does not exist yet: initialised, then served"
+FRESH=$WORK/fresh
+"$SERVER" --data-dir "$FRESH" run --hostname localhost >"$WORK/fresh.out" 2>"$WORK/fresh.log" &
+FRESH_PID=$!
+at_exit kill_quiet "$FRESH_PID"
+log_wait "$WORK/fresh.log" 'porthole-server: ready' 30 0 "$FRESH_PID" >/dev/null ||
+  fail "first run did not become ready: $(tail -3 "$WORK/fresh.log")"
+[ "$(stat -c %a "$FRESH")" = 700 ] || fail "first run: data dir mode $(stat -c %a "$FRESH")"
+[ "$(stat -c %a "$FRESH/tls/server.key")" = 600 ] || fail "first run: server.key not 0600"
+grep -qx 'hostname = "localhost"' "$FRESH/server.toml" || fail "first run: server.toml lacks the hostname"
+grep -q '^  porthole login https://localhost:8444 --token pht_' "$WORK/fresh.out" ||
+  fail "first run printed no login line: $(cat "$WORK/fresh.out")"
+kill -TERM "$FRESH_PID"
+wait "$FRESH_PID" || fail "first run: exit status $? after SIGTERM"
+"$SERVER" --data-dir "$FRESH" --check-config >/dev/null || fail "first run: the config does not check"
 
 pass
