@@ -174,23 +174,8 @@ relay_hup() {
 # _rt_wait FILE FIXED_TEXT SECONDS [FROM_BYTE]: prints the first line after
 # FROM_BYTE holding FIXED_TEXT (tail -F, no polling); 1 on timeout or when
 # process WAIT_PID (if set) exits.
-_rt_wait() {
-  local file=$1 text=$2 secs=$3 from=${4:-0} fd tailpid line pid_opt=()
-  [ -n "${WAIT_PID:-}" ] && pid_opt=(--pid="$WAIT_PID")
-  exec {fd}< <(exec timeout "$secs" tail -c +"$((from + 1))" -F "${pid_opt[@]}" "$file" 2>/dev/null)
-  tailpid=$!
-  while IFS= read -r -u "$fd" line; do
-    if [[ $line == *"$text"* ]]; then
-      kill "$tailpid" 2>/dev/null || true
-      exec {fd}<&-
-      printf '%s\n' "$line"
-      return 0
-    fi
-  done
-  kill "$tailpid" 2>/dev/null || true
-  exec {fd}<&-
-  return 1
-}
+_has_text() { [[ $2 == *"$1"* ]]; }
+_rt_wait() { log_follow "$1" "$3" "${4:-0}" "${WAIT_PID:-}" _has_text "$2"; }
 
 # event_mark: where the event file ends now (for expect_event's FROM).
 event_mark() { file_size "$TRELAY_EVENTS"; }
