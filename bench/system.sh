@@ -219,22 +219,7 @@ put bulk_bytes "$bytes"
 
 # ---- 4. round trip ----
 say "round trip: $RTT_N one-byte echoes"
-cat >"$WORK/rtt.py" <<'PY'
-import os, subprocess, sys, time
-n = int(sys.argv[1]); argv = sys.argv[2:]
-p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
-w, r = p.stdin.fileno(), p.stdout.fileno()
-def once():
-    t = time.perf_counter_ns(); os.write(w, b"x")
-    if os.read(r, 1) != b"x": sys.exit("bad echo")
-    return time.perf_counter_ns() - t
-for _ in range(100): once()  # warm-up
-ts = sorted(once() for _ in range(n))
-p.stdin.close(); p.wait()
-q = lambda f: ts[min(len(ts) - 1, int(f * len(ts)))] / 1000
-print("%.1f %.1f %.1f" % (q(0.5), q(0.99), q(0.999)))
-PY
-r=$(timeout 300 python3 "$WORK/rtt.py" "$RTT_N" "$PORTHOLE" connect "$U@dev1" -- 'exec cat' 2>"$WORK/rtt.err") ||
+r=$(timeout 300 python3 "$top/bench/rtt.py" "$RTT_N" "$PORTHOLE" connect "$U@dev1" -- 'exec cat' 2>"$WORK/rtt.err") ||
   fatal "round trip: $(tail -3 "$WORK/rtt.err")"
 put rtt_us "$r"
 close_all
