@@ -228,12 +228,7 @@ expect_http 404 "dev1 still served"
 # ---- the real agent with a bundle ----
 trace "porthole-agent with a bundle"
 A=$WORK/agentdev
-mkdir -p -m 700 "$A/etc" "$A/var" "$A/run"
-server device add agentdev --out "$WORK/bundles/agentdev" --device-dir "$A/etc"
-expect_rc 0 "device add agentdev"
-cp -p "$WORK/bundles/agentdev/"* "$A/etc/"
-sed -e "s#\"/var/lib/porthole/#\"$A/var/#" -e "s#\"/run/porthole\"#\"$A/run\"#" \
-  "$WORK/bundles/agentdev/agent.toml" >"$A/agent.toml"
+srv_agent_bundle agentdev "$A"
 diff <(sed 's#"/[^"]*"#P#g' "$WORK/bundles/agentdev/agent.toml") <(sed 's#"/[^"]*"#P#g' "$A/agent.toml") >/dev/null ||
   fail "agent.toml changed beyond paths"
 "$PORTHOLE_AGENT" --config "$A/agent.toml" >"$WORK/agent.log" 2>&1 &

@@ -136,6 +136,19 @@ srv_device_add() {
   [ -n "${DEV_ID[$name]}" ] || fatal "no CN in $name's certificate"
 }
 
+# srv_agent_bundle NAME DIR: `device add NAME` with its bundle's files in
+# DIR/etc and DIR/agent.toml, the bundle's agent.toml with its state and run
+# directories moved under DIR (var, run).
+srv_agent_bundle() {
+  local name=$1 dir=$2
+  mkdir -p -m 700 "$dir/etc" "$dir/var" "$dir/run"
+  server device add "$name" --out "$WORK/bundles/$name" --device-dir "$dir/etc"
+  expect_rc 0 "device add $name"
+  cp -p "$WORK/bundles/$name/"* "$dir/etc/"
+  sed -e "s#\"/var/lib/porthole/#\"$dir/var/#" -e "s#\"/run/porthole\"#\"$dir/run\"#" \
+    "$WORK/bundles/$name/agent.toml" >"$dir/agent.toml"
+}
+
 # _http_run ARGS...: curl ARGS with the body in OUT and the status in
 # HTTP_CODE (000 when no answer); RC is curl's exit code.
 _http_run() {

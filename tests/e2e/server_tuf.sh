@@ -50,12 +50,7 @@ op_curl DELETE "/api/v1/sessions/$SESSION_ID"
 # ---- the real agent trusts root v1 ----
 trace "the agent with root v1"
 A=$WORK/agentdev
-mkdir -p -m 700 "$A/etc" "$A/var" "$A/run"
-server device add agentdev --out "$WORK/bundles/agentdev" --device-dir "$A/etc"
-expect_rc 0 "device add agentdev"
-cp -p "$WORK/bundles/agentdev/"* "$A/etc/"
-sed -e "s#\"/var/lib/porthole/#\"$A/var/#" -e "s#\"/run/porthole\"#\"$A/run\"#" \
-  "$WORK/bundles/agentdev/agent.toml" >"$A/agent.toml"
+srv_agent_bundle agentdev "$A"
 "$PORTHOLE_AGENT" --config "$A/agent.toml" >"$WORK/agent.log" 2>&1 &
 agent_pid=$!
 at_exit _srv_stop_pid "$agent_pid"
