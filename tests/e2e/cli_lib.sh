@@ -201,20 +201,26 @@ audit_json() {
 }
 
 # expect_audit PY WHAT [AUDIT-ARGS...]: fresh `porthole audit --json`;
-# the Python expression PY over `events` must be true.
+# the Python expression PY over `events` must be true. The server records
+# some events a moment after their effect can be seen (the relay cuts at the
+# expiry instant, the housekeeper audits session.expire on its next 250 ms
+# tick), and the log only grows, so PY gets 5 s to become true.
 expect_audit() {
-  local py=$1 what=$2
+  local py=$1 what=$2 end=$((SECONDS + 5))
   shift 2
-  audit_json "$@"
-  printf '%s' "$AUDIT" | python3 -c '
+  while :; do
+    audit_json "$@"
+    printf '%s' "$AUDIT" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 events = d["events"] if isinstance(d, dict) else d
 ok = eval(sys.argv[1])
 if not ok:
     print("\n".join(json.dumps(e) for e in events[-15:]), file=sys.stderr)
-sys.exit(0 if ok else 1)' "$py" 2>"$WORK/.audit.err" ||
-    fail "$what: audit lacks $py; last events: $(cat "$WORK/.audit.err")"
+sys.exit(0 if ok else 1)' "$py" 2>"$WORK/.audit.err" && return 0
+    ((SECONDS < end)) || fail "$what: audit lacks $py; last events: $(cat "$WORK/.audit.err")"
+    sleep 0.2
+  done
 }
 
 # expect_out TEXT WHAT: the last run's stdout holds TEXT (fixed string).
