@@ -16,7 +16,7 @@ namespace porthole::agent {
 namespace {
 
 constexpr char kPrefix[] = "check-policy: ";
-constexpr char kUsage[] =
+constexpr char kCheckPolicyUsage[] =
     "usage: porthole-agent check-policy --root FILE --metadata FILE "
     "[--session FILE] [--at TIME]\n";
 
@@ -94,11 +94,11 @@ int CheckPolicy(const std::vector<std::string>& argv, const Clock& clock,
   Args args;
   bool help = false;
   if (std::optional<std::string> usage = ParseArgs(argv, &args, &help)) {
-    *err += kPrefix + *usage + "\n" + kUsage;
+    *err += kPrefix + *usage + "\n" + kCheckPolicyUsage;
     return kExitUsage;
   }
   if (help) {
-    *out += kUsage;
+    *out += kCheckPolicyUsage;
     return kExitSuccess;
   }
   SystemTime now = clock.Now();
@@ -106,7 +106,7 @@ int CheckPolicy(const std::vector<std::string>& argv, const Clock& clock,
     Result<SystemTime> at = tuf::ParseRfc3339(*args.at);
     if (!at.ok()) {
       *err += kPrefix + std::string("--at: ") + at.status().message() + "\n" +
-              kUsage;
+              kCheckPolicyUsage;
       return kExitUsage;
     }
     now = *at;

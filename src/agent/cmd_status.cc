@@ -9,7 +9,8 @@
 namespace porthole::agent {
 namespace {
 
-constexpr char kUsage[] = "usage: porthole-agent status [--json] [--system]";
+constexpr char kStatusUsage[] =
+    "usage: porthole-agent status [--json] [--system]";
 
 // Text from the agent on one terminal line.
 std::string Printable(const std::string& value) {
@@ -63,7 +64,7 @@ int ShowStatus(const std::vector<std::string>& args, DbusOptions bus,
       bus.bus = BusKind::kSystem;
     } else {
       *err = "porthole-agent: status: unexpected argument '" + a + "' (" +
-             kUsage + ")\n";
+             kStatusUsage + ")\n";
       return kExitUsage;
     }
   }

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/test_ids.h"
 #include "core/base/file.h"
 #include "core/base/test_util.h"
 #include "core/base/unique_fd.h"
@@ -16,9 +17,6 @@
 
 namespace porthole::agent {
 namespace {
-
-constexpr char kId[] =
-    "urn:tdx-ota:command:0b61a0c4-3f5e-4c1e-9a8e-5a0d0e7c2f11";
 
 tuf::RemoteSessions Metadata(const char* remote_commands) {
   tuf::RemoteSessions m;
@@ -31,7 +29,7 @@ tuf::RemoteSessions Metadata(const char* remote_commands) {
 }
 
 // RAC's test stub, plus an allowed_commands key RAC does not know.
-constexpr char kPolicy[] =
+constexpr char kExecPolicy[] =
     R"({"allowed_commands":{"restart-service":{"args":["aktualizr"]},
                             "echo":{"args":["test","-e"]},
                             "shutdown":{"args":[]},
@@ -48,24 +46,24 @@ TEST(ValidateCommandTest, Table) {
     Command command;
     std::vector<std::string> reasons;
   } rows[] = {
-      {kPolicy, Cmd("echo", {"test"}), {}},
-      {kPolicy, Cmd("echo"), {}},
-      {kPolicy, Cmd("echo", {"test", "-e", "test"}), {}},
-      {kPolicy, Cmd("restart-service", {"aktualizr"}), {}},
-      {kPolicy,
+      {kExecPolicy, Cmd("echo", {"test"}), {}},
+      {kExecPolicy, Cmd("echo"), {}},
+      {kExecPolicy, Cmd("echo", {"test", "-e", "test"}), {}},
+      {kExecPolicy, Cmd("restart-service", {"aktualizr"}), {}},
+      {kExecPolicy,
        Cmd("echo", {"test", "rm", "-rf"}),
        {"arg `rm` not allowed; allowed arguments are: `test`,`-e`",
         "arg `-rf` not allowed; allowed arguments are: `test`,`-e`"}},
-      {kPolicy,
+      {kExecPolicy,
        Cmd("restart-service", {"sshd"}),
        {"arg `sshd` not allowed; allowed arguments are: `aktualizr`"}},
-      {kPolicy,
+      {kExecPolicy,
        Cmd("reboot"),
        {"command `reboot` is not in remote-sessions metadata; allowed "
         "commands are: `echo`,`restart-service`"}},
       // Listed in allowed_commands, but not a command porthole knows.
-      {kPolicy, Cmd("shutdown"), {"unknown command `shutdown`"}},
-      {kPolicy, Cmd("Echo", {"test"}), {"unknown command `Echo`"}},
+      {kExecPolicy, Cmd("shutdown"), {"unknown command `shutdown`"}},
+      {kExecPolicy, Cmd("Echo", {"test"}), {"unknown command `Echo`"}},
       {nullptr,
        Cmd("echo", {"test"}),
        {"no remote_commands in remote-sessions"}},

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/test_ids.h"
 #include "core/base/file.h"
 #include "core/base/test_util.h"
 #include "core/tuf/rfc3339.h"
@@ -20,10 +21,6 @@
 namespace porthole::agent {
 namespace {
 
-constexpr char kId[] =
-    "urn:tdx-ota:command:0b61a0c4-3f5e-4c1e-9a8e-5a0d0e7c2f11";
-constexpr char kId2[] =
-    "urn:tdx-ota:command:1b61a0c4-3f5e-4c1e-9a8e-5a0d0e7c2f11";
 constexpr char kCommandsUrl[] = "https://ras.example/ras/commands";
 
 std::string ResultUrl(const std::string& id) {
@@ -81,7 +78,7 @@ const std::string kEchoTest = CommandBody(kId, "echo", R"(["test"])");
 constexpr char kNoCommands[] = R"({"values":[]})";
 
 // RAC's metadata stub: restart-service [aktualizr] and echo [test].
-constexpr char kPolicy[] =
+constexpr char kRunnerPolicy[] =
     R"({"allowed_commands":{"restart-service":{"args":["aktualizr"]},
                             "echo":{"args":["test"]}},"version":"v1alpha"})";
 
@@ -90,15 +87,6 @@ const std::string kEchoResult =
     std::string(R"({"success":true,"stdout":"test","stderr":"","error":null,)"
                 R"("exit_code":0,"finished_at":")") +
     kNow + "\"}";
-
-std::set<std::string> Files(const std::string& dir) {
-  std::set<std::string> names;
-  if (!PathExists(dir)) return names;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    names.insert(e.path().filename().string());
-  }
-  return names;
-}
 
 size_t Lines(const std::string& path) {
   std::ifstream in(path);
@@ -131,7 +119,7 @@ commands_timeout = "1s"
     lines_.reboot = {"sh", "-c", "echo run >> " + runs_};
     lines_.restart_service = {"sh", "-c", "echo run >> " + runs_ + "; exit 0",
                               "sh", "{service}"};
-    policy_ = kPolicy;
+    policy_ = kRunnerPolicy;
   }
 
   CommandRunner& Runner() {
@@ -160,7 +148,7 @@ commands_timeout = "1s"
   size_t Runs() const { return Lines(runs_); }
   std::set<std::string> Pending() const {
     std::set<std::string> ids;
-    for (const std::string& f : Files(Dir())) {
+    for (const std::string& f : FilesIn(Dir())) {
       EXPECT_EQ(f.substr(f.size() - 4), ".cmd") << "stray file " << f;
       ids.insert(f.substr(0, f.size() - 4));
     }
@@ -260,7 +248,7 @@ TEST_F(CommandRunnerTest, SuccessPostsTheExactResult) {
   EXPECT_EQ(http_.requests[1].url, ResultUrl(kId));
   EXPECT_EQ(http_.requests[1].body, kEchoResult);
   EXPECT_TRUE(http_.requests[1].json_body);
-  EXPECT_EQ(Files(Dir()), std::set<std::string>{});
+  EXPECT_EQ(FilesIn(Dir()), std::set<std::string>{});
   EXPECT_EQ(Runner().PendingCount(), 0u);
 }
 
@@ -482,7 +470,7 @@ TEST_F(CommandRunnerTest, FailedPostWritesRacsRecordAtomically) {
                              " kept pending: POST " + ResultUrl(kId) +
                              ": HTTP 500: Internal Server Error");
   // Only the record: no temporary file left.
-  EXPECT_EQ(Files(Dir()), std::set<std::string>{std::string(kId) + ".cmd"});
+  EXPECT_EQ(FilesIn(Dir()), std::set<std::string>{std::string(kId) + ".cmd"});
   EXPECT_EQ(Runner().PendingCount(), 1u);
   const std::string want =
       "{\n"

@@ -11,24 +11,12 @@
 #include <optional>
 #include <set>
 
+#include "agent/test_ids.h"
 #include "core/base/file.h"
 #include "core/base/test_util.h"
 
 namespace porthole::agent {
 namespace {
-
-constexpr char kId[] =
-    "urn:tdx-ota:command:0b61a0c4-3f5e-4c1e-9a8e-5a0d0e7c2f11";
-constexpr char kId2[] =
-    "urn:tdx-ota:command:1b61a0c4-3f5e-4c1e-9a8e-5a0d0e7c2f11";
-
-std::set<std::string> Files(const std::string& dir) {
-  std::set<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    names.insert(e.path().filename().string());
-  }
-  return names;
-}
 
 void Write(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
@@ -58,7 +46,7 @@ TEST_F(CommandStoreTest, CreateMakesAnEmptyLockedPrivateRecord) {
   EXPECT_EQ(Mode(Dir()), 0700u);
   EXPECT_EQ(Mode(PathOf(kId)), 0600u);
   EXPECT_EQ(r->Read().value(), "");
-  EXPECT_EQ(Files(Dir()), std::set<std::string>{std::string(kId) + ".cmd"});
+  EXPECT_EQ(FilesIn(Dir()), std::set<std::string>{std::string(kId) + ".cmd"});
 
   // Locked: another open file description cannot take it.
   Result<CommandStore::Record> again = store_.Lock({kId, PathOf(kId)});
@@ -71,7 +59,7 @@ TEST_F(CommandStoreTest, CreateMakesAnEmptyLockedPrivateRecord) {
   EXPECT_EQ(second.status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(second.status().message(),
             PathOf(kId) + ": a record for this command exists");
-  EXPECT_EQ(Files(Dir()).size(), 1u);
+  EXPECT_EQ(FilesIn(Dir()).size(), 1u);
 }
 
 TEST_F(CommandStoreTest, ReplaceIsAtomicAndKeepsTheLock) {
@@ -90,7 +78,7 @@ TEST_F(CommandStoreTest, ReplaceIsAtomicAndKeepsTheLock) {
   EXPECT_EQ((*r)->Read().value(), "second");
   EXPECT_EQ(Mode(PathOf(kId)), 0600u);
   // No temporary file is left behind.
-  EXPECT_EQ(Files(Dir()), std::set<std::string>{std::string(kId) + ".cmd"});
+  EXPECT_EQ(FilesIn(Dir()), std::set<std::string>{std::string(kId) + ".cmd"});
   // The new file is the locked one.
   EXPECT_EQ(store_.Lock({kId, PathOf(kId)}).status().code(),
             StatusCode::kUnavailable);
@@ -183,7 +171,7 @@ TEST_F(CommandStoreTest, StaleTemporariesAreRemovedUnlessLocked) {
   UniqueFd writer(open(busy.c_str(), O_RDONLY | O_CLOEXEC));
   ASSERT_EQ(flock(writer.get(), LOCK_EX | LOCK_NB), 0);
   store_.RemoveStaleTemporaries();
-  EXPECT_EQ(Files(Dir()),
+  EXPECT_EQ(FilesIn(Dir()),
             (std::set<std::string>{"." + std::string(kId2) + ".cmd.tmp.BBBBBB",
                                    ".hidden"}));
 }

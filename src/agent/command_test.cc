@@ -4,15 +4,13 @@
 
 #include <chrono>
 
+#include "agent/test_ids.h"
 #include "core/tuf/rfc3339.h"
 
 namespace porthole::agent {
 namespace {
 
 using std::chrono::nanoseconds;
-
-constexpr char kId[] =
-    "urn:tdx-ota:command:0b61a0c4-3f5e-4c1e-9a8e-5a0d0e7c2f11";
 
 SystemTime At(const char* text) { return tuf::ParseRfc3339(text).value(); }
 

@@ -38,7 +38,7 @@ ssh_private_key_path = "key"
 [device.session.embedded]
 )";
 
-constexpr char kSession[] =
+constexpr char kSessionJson[] =
     R"({"ssh":{"authorized_pubkeys":[],"reverse_port":41022,)"
     R"("ra_server_url":"ssh://u@h:2222","ra_server_ssh_pubkey":"x",)"
     R"("expires_at":"2030-01-01T00:00:00Z","extra":1}})";
@@ -80,7 +80,7 @@ TEST_F(ServerApiTest, SessionStatusCodes) {
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
 
-  http_->Answer(200, kSession);
+  http_->Answer(200, kSessionJson);
   auto some = api_->GetSession();
   ASSERT_TRUE(some.ok()) << some.status().message();
   ASSERT_TRUE(some->has_value());

@@ -12,7 +12,7 @@
 namespace porthole::cli {
 namespace {
 
-constexpr char kProg[] = "porthole audit";
+constexpr char kAuditProg[] = "porthole audit";
 constexpr int kPage = 1000;
 constexpr std::chrono::seconds kFollowInterval{2};
 
@@ -34,7 +34,7 @@ int RunAudit(const Args& args) {
   CLI::App app(
       "The server's audit log: sessions, tunnels, operator "
       "connections, refusals, commands, policy changes.",
-      kProg);
+      kAuditProg);
   std::string device, since_text;
   bool follow = false, json = false;
   app.add_option("--device", device, "only this device (name or UUID)");
@@ -47,11 +47,11 @@ int RunAudit(const Args& args) {
   std::string since;
   if (!since_text.empty()) {
     auto s = SinceArg(since_text);
-    if (!s.ok()) return Fail(kProg, s.status());
+    if (!s.ok()) return Fail(kAuditProg, s.status());
     since = *s;
   }
   auto ctx = LoadOperatorContext();
-  if (!ctx.ok()) return Fail(kProg, ctx.status());
+  if (!ctx.ok()) return Fail(kAuditProg, ctx.status());
   OperatorApi& api = *ctx->api;
 
   std::optional<uint64_t> after;
@@ -66,9 +66,9 @@ int RunAudit(const Args& args) {
       path += "&since=" + UrlEncode(since);
     }
     auto r = api.Get(path);
-    if (!r.ok()) return Fail(kProg, r.status());
+    if (!r.ok()) return Fail(kAuditProg, r.status());
     auto events = ParseAuditList(r->body);
-    if (!events.ok()) return Fail(kProg, events.status());
+    if (!events.ok()) return Fail(kAuditProg, events.status());
     for (auto& e : *events) {
       if (after && e.seq <= *after) continue;  // never print one twice
       after = e.seq;

@@ -19,7 +19,7 @@
 namespace porthole::cli {
 namespace {
 
-constexpr char kProg[] = "porthole command";
+constexpr char kCommandProg[] = "porthole command";
 constexpr std::chrono::seconds kMaxPoll{25};
 
 // The exit code for a finished command.
@@ -51,8 +51,8 @@ int Finish(const Command& c, bool json) {
   int code = ExitCodeOf(c);
   if (c.result->error || code == kExitFailure) {
     std::fprintf(
-        stderr, "%s: %s %s on %s: %s\n", kProg, Printable(c.name).c_str(),
-        Printable(c.id).c_str(),
+        stderr, "%s: %s %s on %s: %s\n", kCommandProg,
+        Printable(c.name).c_str(), Printable(c.id).c_str(),
         Printable(c.device_name.empty() ? c.device : c.device_name).c_str(),
         Printable(CommandOutcome(c)).c_str());
   }
@@ -62,7 +62,7 @@ int Finish(const Command& c, bool json) {
 }  // namespace
 
 int RunCommand(const Args& args) {
-  CLI::App app("Remote commands: run, list, show.", kProg);
+  CLI::App app("Remote commands: run, list, show.", kCommandProg);
   app.require_subcommand(1);
   std::string device, name, id, timeout_text = "5m";
   std::vector<std::string> cmd_args;
@@ -89,9 +89,9 @@ int RunCommand(const Args& args) {
   if (int rc = ParseCli(app, args); rc >= 0) return rc;
 
   auto timeout = ParseDurationArg(timeout_text, "--timeout");
-  if (!timeout.ok()) return Fail(kProg, timeout.status());
+  if (!timeout.ok()) return Fail(kCommandProg, timeout.status());
   auto ctx = LoadOperatorContext();
-  if (!ctx.ok()) return Fail(kProg, ctx.status());
+  if (!ctx.ok()) return Fail(kCommandProg, ctx.status());
   OperatorApi& api = *ctx->api;
   const SystemTime now = Clock::Real().Now();
 
@@ -104,9 +104,9 @@ int RunCommand(const Args& args) {
     }
     if (pending) path += sep + "pending=1";
     auto r = api.Get(path);
-    if (!r.ok()) return Fail(kProg, r.status());
+    if (!r.ok()) return Fail(kCommandProg, r.status());
     auto cmds = ParseCommandList(r->body);
-    if (!cmds.ok()) return Fail(kProg, cmds.status());
+    if (!cmds.ok()) return Fail(kCommandProg, cmds.status());
     if (json) {
       PrintJson(r->body);
     } else {
@@ -116,9 +116,9 @@ int RunCommand(const Args& args) {
   }
   if (show->parsed()) {
     auto r = api.Get("/api/v1/commands/" + UrlEncodePath(id));
-    if (!r.ok()) return Fail(kProg, r.status());
+    if (!r.ok()) return Fail(kCommandProg, r.status());
     auto c = ParseCommand(r->body);
-    if (!c.ok()) return Fail(kProg, c.status());
+    if (!c.ok()) return Fail(kCommandProg, c.status());
     if (json) {
       PrintJson(c->json);
     } else {
@@ -129,9 +129,9 @@ int RunCommand(const Args& args) {
 
   Json body{{"device", device}, {"name", name}, {"args", cmd_args}};
   auto created = api.Post("/api/v1/commands", body);
-  if (!created.ok()) return Fail(kProg, created.status());
+  if (!created.ok()) return Fail(kCommandProg, created.status());
   auto c = ParseCommand(created->body);
-  if (!c.ok()) return Fail(kProg, c.status());
+  if (!c.ok()) return Fail(kCommandProg, c.status());
   if (no_wait) {
     if (json) {
       PrintJson(c->json);
@@ -146,18 +146,19 @@ int RunCommand(const Args& args) {
     auto left = std::chrono::duration_cast<std::chrono::seconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() < 1) {
-      return Fail(kProg, Status::Unavailable(
-                             "no result from " + Printable(c->device_name) +
-                             " within " + FormatDurationArg(*timeout) +
-                             "; command " + Printable(c->id) +
-                             " stays pending (porthole command show " +
-                             Printable(c->id) + ")"));
+      return Fail(
+          kCommandProg,
+          Status::Unavailable("no result from " + Printable(c->device_name) +
+                              " within " + FormatDurationArg(*timeout) +
+                              "; command " + Printable(c->id) +
+                              " stays pending (porthole command show " +
+                              Printable(c->id) + ")"));
     }
     auto wait = std::min(left, kMaxPoll);
     auto started = std::chrono::steady_clock::now();
     std::string etag;
     auto next = api.WaitCommand(c->id, seen, wait, &etag);
-    if (!next.ok()) return Fail(kProg, next.status());
+    if (!next.ok()) return Fail(kCommandProg, next.status());
     if ((etag.empty() || etag == seen) &&
         std::chrono::steady_clock::now() - started < wait / 2) {
       std::this_thread::sleep_for(std::chrono::seconds(1));

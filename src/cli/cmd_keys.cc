@@ -12,6 +12,7 @@
 #include <set>
 
 #include "cli/builtin_catalogue.h"
+#include "cli/cli_util.h"
 #include "cli/keys_ops.h"
 #include "cli/keys_porthole.h"
 #include "cli/keys_remote.h"
@@ -41,14 +42,7 @@ struct KeysArgs {
   bool from_stdin = false;
 };
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "porthole keys: %s\n", s.message().c_str());
-  return ExitCodeFor(s);
-}
-
-void Print(const std::string& out) {
-  std::fwrite(out.data(), 1, out.size(), stdout);
-}
+constexpr char kKeysProg[] = "porthole keys";
 
 // Builds the parser. Options of `keys` itself are accepted after the verb.
 void Describe(CLI::App& app, KeysArgs& a) {
@@ -199,9 +193,9 @@ int RunParsed(KeysArgs& a, const std::string& sent_catalogue, bool elevated) {
   const bool config_given = !a.config_path.empty();
   auto config = keys::KeysConfig::Load(
       config_given ? a.config_path : keys::kDefaultKeysConfig, !config_given);
-  if (!config.ok()) return Fail(config.status());
+  if (!config.ok()) return Fail(kKeysProg, config.status());
   auto catalogue = LoadCatalogue(*config, sent_catalogue);
-  if (!catalogue.ok()) return Fail(catalogue.status());
+  if (!catalogue.ok()) return Fail(kKeysProg, catalogue.status());
 
   if (a.verb == "known") return RunKnown(a, *catalogue);
   if (a.verb == "sshd-config") {
@@ -209,19 +203,21 @@ int RunParsed(KeysArgs& a, const std::string& sent_catalogue, bool elevated) {
     return kExitSuccess;
   }
   if (a.host.empty() || a.host[0] == '-') {
-    return Fail(Status::InvalidArgument("bad HOST '" + a.host + "'"));
+    return Fail(kKeysProg,
+                Status::InvalidArgument("bad HOST '" + a.host + "'"));
   }
   if (a.verb == "rm" && a.revoked == !a.key.empty()) {
-    return Fail(Status::InvalidArgument("rm takes KEY|ID or --revoked"));
+    return Fail(kKeysProg,
+                Status::InvalidArgument("rm takes KEY|ID or --revoked"));
   }
   std::optional<keys::Tier> tier;
   if (!a.tier.empty()) {
     auto t = keys::ParseTier(a.tier);
-    if (!t.ok()) return Fail(t.status());
+    if (!t.ok()) return Fail(kKeysProg, t.status());
     tier = *t;
   }
   auto resolved = ResolveKeys(a, *catalogue);
-  if (!resolved.ok()) return Fail(resolved.status());
+  if (!resolved.ok()) return Fail(kKeysProg, resolved.status());
 
   KeysContext ctx;
   ctx.config = *config;
@@ -229,7 +225,7 @@ int RunParsed(KeysArgs& a, const std::string& sent_catalogue, bool elevated) {
   if (a.verb == "add") {
     // Bad VALID_FOR is a usage error here, before any ssh or sudo.
     auto v = ParseValidFor(a.valid_for, ctx.clock->Now());
-    if (!v.ok()) return Fail(v.status());
+    if (!v.ok()) return Fail(kKeysProg, v.status());
   }
 
   if (a.host != "self") {
@@ -238,11 +234,11 @@ int RunParsed(KeysArgs& a, const std::string& sent_catalogue, bool elevated) {
     a.remote.host = a.host;
     if (IsPortholeHost(a.host)) {
       auto target = PortholeTarget(a.host, a.remote);
-      if (!target.ok()) return Fail(target.status());
+      if (!target.ok()) return Fail(kKeysProg, target.status());
       a.remote = std::move(*target);
     }
     auto code = RunKeysRemote(a.remote, req);
-    return code.ok() ? *code : Fail(code.status());
+    return code.ok() ? *code : Fail(kKeysProg, code.status());
   }
 
   if (!elevated &&
@@ -253,7 +249,7 @@ int RunParsed(KeysArgs& a, const std::string& sent_catalogue, bool elevated) {
     KeysRequest req{NormalisedArgs(a, *resolved, config_path),
                     catalogue->ToToml()};
     auto code = RunKeysElevated(req);
-    return code.ok() ? *code : Fail(code.status());
+    return code.ok() ? *code : Fail(kKeysProg, code.status());
   }
 
   std::string out;
@@ -280,7 +276,7 @@ int RunParsed(KeysArgs& a, const std::string& sent_catalogue, bool elevated) {
   for (const auto& w : ctx.warnings) {
     std::fprintf(stderr, "porthole keys: warning: %s\n", w.c_str());
   }
-  return s.ok() ? kExitSuccess : Fail(s);
+  return s.ok() ? kExitSuccess : Fail(kKeysProg, s);
 }
 
 int Parse(const std::vector<std::string>& args, KeysArgs* a) {
@@ -331,12 +327,12 @@ int RunKeys(const std::vector<std::string>& args) {
     std::string data((std::istreambuf_iterator<char>(std::cin)),
                      std::istreambuf_iterator<char>());
     auto req = DecodeKeysRequest(data);
-    if (!req.ok()) return Fail(req.status());
+    if (!req.ok()) return Fail(kKeysProg, req.status());
     if (int rc = Parse(req->args, &a); rc >= 0) return rc;
     if (a.host != "self" && !a.verb.empty() && a.verb != "known" &&
         a.verb != "sshd-config") {
-      return Fail(
-          Status::InvalidArgument("a forwarded request must be for self"));
+      return Fail(kKeysProg, Status::InvalidArgument(
+                                 "a forwarded request must be for self"));
     }
     return RunParsed(a, req->catalogue_toml, geteuid() == 0);
   }

@@ -26,7 +26,7 @@
 namespace porthole::cli {
 namespace {
 
-constexpr char kProg[] = "porthole login";
+constexpr char kLoginProg[] = "porthole login";
 constexpr auto kHandshakeTimeout = std::chrono::seconds(15);
 
 std::string Trim(std::string s) {
@@ -99,7 +99,7 @@ int RunLogin(const Args& args) {
   CLI::App app(
       "Log in to a porthole-server: pin its CA, check the token, "
       "save both (~/.config/porthole/operator.toml, 0600).",
-      kProg);
+      kLoginProg);
   std::string url, token, token_file, pin, ca_file;
   bool json = false;
   app.add_option("URL", url, "the operator API, e.g. https://host:8444")
@@ -116,45 +116,46 @@ int RunLogin(const Args& args) {
   app.add_flag("--json", json, "print the result as JSON");
   if (int rc = ParseCli(app, args); rc >= 0) return rc;
   if (pin.empty() == ca_file.empty()) {
-    return Fail(kProg, Status::InvalidArgument(
-                           "give exactly one of --ca-sha256 HEX and --ca FILE "
-                           "(see porthole login --help)"));
+    return Fail(kLoginProg,
+                Status::InvalidArgument(
+                    "give exactly one of --ca-sha256 HEX and --ca FILE "
+                    "(see porthole login --help)"));
   }
   if (!token.empty() && !token_file.empty()) {
-    return Fail(kProg, Status::InvalidArgument(
-                           "give --token or --token-file, not both"));
+    return Fail(kLoginProg, Status::InvalidArgument(
+                                "give --token or --token-file, not both"));
   }
   auto base = NormalizeServerUrl(url);
-  if (!base.ok()) return Fail(kProg, base.status());
+  if (!base.ok()) return Fail(kLoginProg, base.status());
   auto tok = ReadToken(token, token_file);
-  if (!tok.ok()) return Fail(kProg, tok.status());
-  if (Status s = CheckToken(*tok); !s.ok()) return Fail(kProg, s);
+  if (!tok.ok()) return Fail(kLoginProg, tok.status());
+  if (Status s = CheckToken(*tok); !s.ok()) return Fail(kLoginProg, s);
   if (!pin.empty()) {
     if (auto p = NormalizeSha256Pin(pin); !p.ok())
-      return Fail(kProg, p.status());
+      return Fail(kLoginProg, p.status());
   }
   auto path = OperatorConfigPath();
-  if (!path.ok()) return Fail(kProg, path.status());
+  if (!path.ok()) return Fail(kLoginProg, path.status());
 
   auto ca = ObtainCa(*base, pin, ca_file);
-  if (!ca.ok()) return Fail(kProg, ca.status());
+  if (!ca.ok()) return Fail(kLoginProg, ca.status());
   OperatorConfig config{*base, *tok, *ca};
   auto api = OperatorApi::FromConfig(config);
-  if (!api.ok()) return Fail(kProg, api.status());
+  if (!api.ok()) return Fail(kLoginProg, api.status());
   auto r = api->Call("GET", "/api/v1/relay");
-  if (!r.ok()) return Fail(kProg, r.status());
+  if (!r.ok()) return Fail(kLoginProg, r.status());
   if (r->status == 401) {
     std::string why = r->error ? Printable(r->error->description) : "";
-    return Fail(kProg,
+    return Fail(kLoginProg,
                 Status::PermissionDenied(*base + " refused the token" +
                                          (why.empty() ? "" : " (" + why + ")") +
                                          "; nothing saved"));
   }
-  if (r->status != 200) return Fail(kProg, OperatorApi::ErrorStatus(*r));
+  if (r->status != 200) return Fail(kLoginProg, OperatorApi::ErrorStatus(*r));
   auto relay = ParseRelay(r->body);
-  if (!relay.ok()) return Fail(kProg, relay.status());
+  if (!relay.ok()) return Fail(kLoginProg, relay.status());
   if (Status s = SaveOperatorConfig(*path, config); !s.ok()) {
-    return Fail(kProg, s);
+    return Fail(kLoginProg, s);
   }
   auto ca_certs = SplitPemCertificates(config.ca_pem);
   std::string ca_sha = ca_certs.ok() ? CertificateSha256((*ca_certs)[0]) : "";

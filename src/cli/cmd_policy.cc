@@ -19,7 +19,7 @@
 namespace porthole::cli {
 namespace {
 
-constexpr char kProg[] = "porthole policy";
+constexpr char kPolicyProg[] = "porthole policy";
 
 Result<std::string> ReadInput(const std::string& path) {
   if (path == "-") {
@@ -58,7 +58,7 @@ Result<std::string> KeyLineArg(const std::string& arg, std::string* comment) {
 }
 
 int Edited(const Result<ApiResponse>& r, bool json) {
-  if (!r.ok()) return Fail(kProg, r.status());
+  if (!r.ok()) return Fail(kPolicyProg, r.status());
   if (json) {
     PrintJson(r->body);
     return kExitSuccess;
@@ -87,21 +87,22 @@ int Keygen(const std::string& out, bool json) {
   const std::string pub = out + ".pub";
   for (const auto& p : {out, pub}) {
     if (PathExists(p)) {
-      return Fail(kProg, Status::AlreadyExists(
-                             p + " exists; refusing to overwrite a signing "
-                                 "key (remove it first)"));
+      return Fail(
+          kPolicyProg,
+          Status::AlreadyExists(p + " exists; refusing to overwrite a signing "
+                                    "key (remove it first)"));
     }
   }
   auto key = GeneratePolicyKey();
-  if (!key.ok()) return Fail(kProg, key.status());
+  if (!key.ok()) return Fail(kPolicyProg, key.status());
   ReplaceOptions secret = ReplaceOptions::NewMode(0600);
   if (Status s = AtomicReplace(out, key->key_file, secret); !s.ok()) {
-    return Fail(kProg, s);
+    return Fail(kPolicyProg, s);
   }
   if (Status s =
           AtomicReplace(pub, key->public_file, ReplaceOptions::NewMode(0644));
       !s.ok()) {
-    return Fail(kProg, s);
+    return Fail(kPolicyProg, s);
   }
   if (json) {
     PrintJson(
@@ -118,7 +119,7 @@ int Keygen(const std::string& out, bool json) {
 
 int RunPolicy(const Args& args) {
   CLI::App app("The signed policy: which keys and commands devices accept.",
-               kProg);
+               kPolicyProg);
   app.require_subcommand(1);
   std::string out, key_file, in, key, name;
   std::vector<std::string> cmd_args;
@@ -163,17 +164,17 @@ int RunPolicy(const Args& args) {
   if (keygen->parsed()) return Keygen(out, json);
   if (sign->parsed()) {
     auto signer = LoadPolicyKey(key_file);
-    if (!signer.ok()) return Fail(kProg, signer.status());
+    if (!signer.ok()) return Fail(kPolicyProg, signer.status());
     auto text = ReadInput(in);
-    if (!text.ok()) return Fail(kProg, text.status());
+    if (!text.ok()) return Fail(kPolicyProg, text.status());
     auto signed_text =
         SignPolicyDocument(*text, *signer, in == "-" ? "stdin" : in);
-    if (!signed_text.ok()) return Fail(kProg, signed_text.status());
+    if (!signed_text.ok()) return Fail(kPolicyProg, signed_text.status());
     if (Status s = WriteOutput(out, *signed_text); !s.ok()) {
-      return Fail(kProg, s);
+      return Fail(kPolicyProg, s);
     }
     if (!out.empty() && out != "-") {
-      std::fprintf(stderr, "%s: signed with key %s; wrote %s\n", kProg,
+      std::fprintf(stderr, "%s: signed with key %s; wrote %s\n", kPolicyProg,
                    signer->keyid().c_str(), out.c_str());
     }
     return kExitSuccess;
@@ -183,16 +184,16 @@ int RunPolicy(const Args& args) {
   std::string line;
   if (allow_key->parsed()) {
     auto l = KeyLineArg(key, &comment);
-    if (!l.ok()) return Fail(kProg, l.status());
+    if (!l.ok()) return Fail(kPolicyProg, l.status());
     line = *l;
   }
   auto ctx = LoadOperatorContext();
-  if (!ctx.ok()) return Fail(kProg, ctx.status());
+  if (!ctx.ok()) return Fail(kPolicyProg, ctx.status());
   OperatorApi& api = *ctx->api;
 
   if (show->parsed()) {
     auto p = api.GetPolicy();
-    if (!p.ok()) return Fail(kProg, p.status());
+    if (!p.ok()) return Fail(kPolicyProg, p.status());
     if (json) {
       PrintJson(p->json);
     } else {
@@ -210,7 +211,7 @@ int RunPolicy(const Args& args) {
     std::string target = key;
     if (PathExists(key) || keys::ParsePublicKeyLine(key).ok()) {
       auto l = KeyLineArg(key, &comment);
-      if (!l.ok()) return Fail(kProg, l.status());
+      if (!l.ok()) return Fail(kPolicyProg, l.status());
       target = keys::ParsePublicKeyLine(*l)->Fingerprint();
     }
     // A fingerprint holds '/': the key is a query parameter
@@ -229,14 +230,14 @@ int RunPolicy(const Args& args) {
   }
   if (exp->parsed()) {
     auto r = api.Get("/api/v1/policy/export");
-    if (!r.ok()) return Fail(kProg, r.status());
+    if (!r.ok()) return Fail(kPolicyProg, r.status());
     std::string text = r->raw;
     if (!text.ends_with("\n")) text += "\n";
-    if (Status s = WriteOutput(out, text); !s.ok()) return Fail(kProg, s);
+    if (Status s = WriteOutput(out, text); !s.ok()) return Fail(kPolicyProg, s);
     return kExitSuccess;
   }
   auto text = ReadInput(in);
-  if (!text.ok()) return Fail(kProg, text.status());
+  if (!text.ok()) return Fail(kPolicyProg, text.status());
   return Edited(api.PostRaw("/api/v1/policy/import", *text), json);
 }
 

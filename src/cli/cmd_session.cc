@@ -12,7 +12,7 @@
 namespace porthole::cli {
 namespace {
 
-constexpr char kProg[] = "porthole session";
+constexpr char kSessionProg[] = "porthole session";
 
 void Show(const Session& s, bool json) {
   if (json) {
@@ -25,7 +25,7 @@ void Show(const Session& s, bool json) {
 }  // namespace
 
 int RunSession(const Args& args) {
-  CLI::App app("Remote sessions: open, list, show, close.", kProg);
+  CLI::App app("Remote sessions: open, list, show, close.", kSessionProg);
   app.require_subcommand(1);
   std::string device, id, ttl_text;
   std::vector<std::string> key_files;
@@ -60,11 +60,11 @@ int RunSession(const Args& args) {
   std::optional<std::chrono::seconds> ttl;
   if (!ttl_text.empty()) {
     auto t = ParseDurationArg(ttl_text, "--for");
-    if (!t.ok()) return Fail(kProg, t.status());
+    if (!t.ok()) return Fail(kSessionProg, t.status());
     ttl = *t;
   }
   auto ctx = LoadOperatorContext();
-  if (!ctx.ok()) return Fail(kProg, ctx.status());
+  if (!ctx.ok()) return Fail(kSessionProg, ctx.status());
   OperatorApi& api = *ctx->api;
 
   if (open->parsed()) {
@@ -73,21 +73,21 @@ int RunSession(const Args& args) {
     needs.ttl = ttl;
     for (const auto& f : key_files) {
       auto k = LoadKeyArg(f);
-      if (!k.ok()) return Fail(kProg, k.status());
+      if (!k.ok()) return Fail(kSessionProg, k.status());
       needs.keys.push_back(std::move(*k));
     }
     if (needs.keys.empty()) {
       auto k = ChooseOperatorKey(api, "");
-      if (!k.ok()) return Fail(kProg, k.status());
+      if (!k.ok()) return Fail(kSessionProg, k.status());
       needs.keys.push_back(std::move(*k));
     }
     auto ready = OpenOrReuseSession(api, needs);
-    if (!ready.ok()) return Fail(kProg, ready.status());
+    if (!ready.ok()) return Fail(kSessionProg, ready.status());
     if (!ready->opened) {
       std::fprintf(stderr,
                    "%s: %s already has this live session for your "
                    "key(s)\n",
-                   kProg, Printable(ready->device.name).c_str());
+                   kSessionProg, Printable(ready->device.name).c_str());
     }
     Show(ready->session, json);
     return kExitSuccess;
@@ -101,9 +101,9 @@ int RunSession(const Args& args) {
     }
     if (all) path += sep + "all=1";
     auto r = api.Get(path);
-    if (!r.ok()) return Fail(kProg, r.status());
+    if (!r.ok()) return Fail(kSessionProg, r.status());
     auto sessions = ParseSessionList(r->body);
-    if (!sessions.ok()) return Fail(kProg, sessions.status());
+    if (!sessions.ok()) return Fail(kSessionProg, sessions.status());
     if (json) {
       PrintJson(r->body);
     } else {
@@ -113,12 +113,12 @@ int RunSession(const Args& args) {
   }
   if (show->parsed()) {
     auto s = api.GetSession(id);
-    if (!s.ok()) return Fail(kProg, s.status());
+    if (!s.ok()) return Fail(kSessionProg, s.status());
     Show(*s, json);
     return kExitSuccess;
   }
   auto s = api.CloseSession(id);
-  if (!s.ok()) return Fail(kProg, s.status());
+  if (!s.ok()) return Fail(kSessionProg, s.status());
   (void)ctx->RelayKeys().Remove(s->id);
   if (json) {
     PrintJson(s->json);

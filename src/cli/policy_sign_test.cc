@@ -13,13 +13,13 @@
 namespace porthole::cli {
 namespace {
 
-SystemTime T(const char* t) { return tuf::ParseRfc3339(t).value(); }
+SystemTime Time(const char* t) { return tuf::ParseRfc3339(t).value(); }
 
 // What `porthole-server policy export` writes: the next version, unsigned.
 std::string Exported(uint64_t version) {
   tuf::RemoteSessionsSpec spec;
   spec.version = version;
-  spec.expires = T("2030-01-01T00:00:00Z");
+  spec.expires = Time("2030-01-01T00:00:00Z");
   spec.authorized_keys = {
       "ssh-ed25519 "
       "AAAAC3NzaC1lZDI1NTE5AAAAIPp6T7ZEBsNvVYBzrb/XyD8eDqhrFjWgDvtKwZEvuIE1 "
@@ -38,7 +38,7 @@ std::string Exported(uint64_t version) {
 tuf::Root RootFor(const tuf::Signer& rs) {
   tuf::Signer root_key(crypto::SigningKey::GenerateEd25519());
   tuf::RootSpec spec;
-  spec.expires = T("2031-01-01T00:00:00Z");
+  spec.expires = Time("2031-01-01T00:00:00Z");
   spec.AddRoleKey("root", root_key);
   spec.AddRoleKey("remote-sessions", rs);
   std::string text =
@@ -67,13 +67,13 @@ TEST(PolicySignTest, KeygenSignVerifyRoundTrip) {
   tuf::Root root = RootFor(*signer);
   std::string doc = Exported(4);
   auto unsigned_check =
-      tuf::VerifyRemoteSessions(root, doc, T("2026-12-04T10:00:00Z"));
+      tuf::VerifyRemoteSessions(root, doc, Time("2026-12-04T10:00:00Z"));
   EXPECT_EQ(unsigned_check.error().code(), tuf::ErrorCode::kThresholdNotMet);
   // ...signed, it is accepted.
   auto signed_doc = SignPolicyDocument(doc, *signer, "export.json");
   ASSERT_TRUE(signed_doc.ok()) << signed_doc.status().message();
-  auto ok =
-      tuf::VerifyRemoteSessions(root, *signed_doc, T("2026-12-04T10:00:00Z"));
+  auto ok = tuf::VerifyRemoteSessions(root, *signed_doc,
+                                      Time("2026-12-04T10:00:00Z"));
   ASSERT_TRUE(ok.ok()) << ok.error().message();
   EXPECT_EQ(ok->version, 4u);
 
@@ -92,7 +92,7 @@ TEST(PolicySignTest, SignedByAnotherKeyStillFailsVerification) {
   auto signed_doc = SignPolicyDocument(Exported(2), rogue, "x");
   ASSERT_TRUE(signed_doc.ok());
   auto r = tuf::VerifyRemoteSessions(RootFor(good), *signed_doc,
-                                     T("2026-12-04T10:00:00Z"));
+                                     Time("2026-12-04T10:00:00Z"));
   EXPECT_EQ(r.error().code(), tuf::ErrorCode::kThresholdNotMet);
 }
 
@@ -100,7 +100,7 @@ TEST(PolicySignTest, RootDocumentsCanBeSignedToo) {
   tuf::Signer old_key(crypto::SigningKey::GenerateEd25519());
   tuf::Signer new_key(crypto::SigningKey::GenerateEd25519());
   tuf::RootSpec spec;
-  spec.expires = T("2031-01-01T00:00:00Z");
+  spec.expires = Time("2031-01-01T00:00:00Z");
   spec.AddRoleKey("root", new_key);
   tuf::Json doc{{"signatures", tuf::Json::array()},
                 {"signed", tuf::BuildRoot(spec)}};

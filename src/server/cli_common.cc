@@ -1,8 +1,11 @@
 #include "server/cli_common.h"
 
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 
 #include "core/base/exit_code.h"
+#include "core/base/file.h"
 #include "core/tuf/rfc3339.h"
 
 namespace porthole::server {
@@ -38,6 +41,18 @@ std::string FormatTime(const std::optional<SystemTime>& t) {
 
 void Print(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+Status WriteFileMode(const std::string& path, std::string_view text,
+                     mode_t mode) {
+  return AtomicReplace(path, text, ReplaceOptions::NewMode(mode));
+}
+
+RemoveOnExit::~RemoveOnExit() {
+  if (!path_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
 }
 
 }  // namespace porthole::server

@@ -8,9 +8,13 @@
 #ifndef PORTHOLE_SERVER_CLI_COMMON_H_
 #define PORTHOLE_SERVER_CLI_COMMON_H_
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/base/clock.h"
 #include "core/base/status.h"
@@ -58,6 +62,28 @@ std::string FormatTime(const std::optional<SystemTime>& t);
 
 // Writes `text` to stdout.
 void Print(const std::string& text);
+
+// Certificates the admin commands issue start this long before now: the
+// clocks of freshly booted devices lag.
+inline constexpr auto kCertBackdate = std::chrono::hours(1);
+
+// Replaces `path` with `text` atomically; a new file gets `mode`.
+Status WriteFileMode(const std::string& path, std::string_view text,
+                     mode_t mode);
+
+// Removes a directory tree when it goes out of scope, unless released: what
+// a failed command half-wrote does not stay behind.
+class RemoveOnExit {
+ public:
+  explicit RemoveOnExit(std::string path) : path_(std::move(path)) {}
+  ~RemoveOnExit();
+  RemoveOnExit(const RemoveOnExit&) = delete;
+  RemoveOnExit& operator=(const RemoveOnExit&) = delete;
+  void Release() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace porthole::server
 

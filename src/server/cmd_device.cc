@@ -23,15 +23,9 @@ namespace {
 using std::chrono::hours;
 
 constexpr auto kDeviceCertLifetime = hours(24 * 365 * 10);
-constexpr auto kBackdate = hours(1);
 
 std::string Absolute(const std::string& path) {
   return std::filesystem::absolute(path).lexically_normal().string();
-}
-
-Status WriteFileMode(const std::string& path, std::string_view text,
-                     mode_t mode) {
-  return AtomicReplace(path, text, ReplaceOptions::NewMode(mode));
 }
 
 Result<crypto::CertificateRequest> ReadCsr(const std::string& path) {
@@ -48,22 +42,6 @@ Result<crypto::CertificateRequest> ReadCsr(const std::string& path) {
   if (!req.ok()) return req.status().Prefixed(path);
   return req;
 }
-
-// Removes a directory tree when it goes out of scope, unless released.
-class RemoveOnExit {
- public:
-  explicit RemoveOnExit(std::string path) : path_(std::move(path)) {}
-  ~RemoveOnExit() {
-    if (!path_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(path_, ec);
-    }
-  }
-  void Release() { path_.clear(); }
-
- private:
-  std::string path_;
-};
 
 std::string Describe(const Device& d) {
   return "'" + d.name + "' (" + d.id + ")";
@@ -136,10 +114,10 @@ Result<DeviceAddResult> AddDeviceWithBundle(const ServerConfig& config,
     key = crypto::SigningKey::GenerateEcdsaP256();
     spki = key->PublicSpkiDer();
   }
-  PH_ASSIGN_OR_RETURN(
-      crypto::Certificate cert,
-      crypto::IssueDeviceCertificate(
-          *ca, spki, device.id, {now - kBackdate, now + kDeviceCertLifetime}));
+  PH_ASSIGN_OR_RETURN(crypto::Certificate cert,
+                      crypto::IssueDeviceCertificate(
+                          *ca, spki, device.id,
+                          {now - kCertBackdate, now + kDeviceCertLifetime}));
   crypto::CertificateInfo info = cert.Info();
   device.cert_sha256 = info.sha256_hex;
   device.cert_serial = info.serial_hex;

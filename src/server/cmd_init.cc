@@ -31,13 +31,6 @@ using std::chrono::hours;
 // needs nothing from them.
 constexpr auto kCaLifetime = hours(24 * 365 * 20);
 constexpr auto kServerCertLifetime = hours(24 * 365 * 10);
-// Clocks of freshly booted devices lag; certificates start a bit earlier.
-constexpr auto kBackdate = hours(1);
-
-Status WriteFileMode(const std::string& path, std::string_view text,
-                     mode_t mode) {
-  return AtomicReplace(path, text, ReplaceOptions::NewMode(mode));
-}
 
 Status MakeDir(const std::string& path) {
   if (mkdir(path.c_str(), 0700) != 0) return PosixError(path, errno);
@@ -49,22 +42,6 @@ Status FsyncDir(const std::string& path) {
   if (!fd.valid() || fsync(fd.get()) != 0) return PosixError(path, errno);
   return Status::Ok();
 }
-
-// Removes a directory tree when it goes out of scope, unless released.
-class RemoveOnExit {
- public:
-  explicit RemoveOnExit(std::string path) : path_(std::move(path)) {}
-  ~RemoveOnExit() {
-    if (!path_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(path_, ec);
-    }
-  }
-  void Release() { path_.clear(); }
-
- private:
-  std::string path_;
-};
 
 // Sets the umask for the scope.
 class ScopedUmask {
@@ -153,7 +130,7 @@ Result<InitResult> Populate(const std::string& tmp,
   PH_RETURN_IF_ERROR(MakeDir(layout.DevicesDir()));
   PH_RETURN_IF_ERROR(MakeDir(layout.RelayDir()));
 
-  crypto::Validity ca_validity{now - kBackdate, now + kCaLifetime};
+  crypto::Validity ca_validity{now - kCertBackdate, now + kCaLifetime};
   PH_ASSIGN_OR_RETURN(
       auto server_ca,
       MakeCa(CaName("porthole server CA", hostname), ca_validity));
@@ -164,7 +141,7 @@ Result<InitResult> Populate(const std::string& tmp,
   PH_ASSIGN_OR_RETURN(crypto::Certificate server_cert,
                       crypto::IssueServerCertificate(
                           server_ca, server_key.PublicSpkiDer(), hostname,
-                          {now - kBackdate, now + kServerCertLifetime}));
+                          {now - kCertBackdate, now + kServerCertLifetime}));
   PH_ASSIGN_OR_RETURN(std::string server_key_pem, server_key.ToPkcs8Pem());
   PH_RETURN_IF_ERROR(WriteFileMode(layout.ServerKey(), server_key_pem, 0600));
   PH_RETURN_IF_ERROR(WriteFileMode(layout.ServerCertChain(),

@@ -5,7 +5,7 @@
 namespace porthole::agent {
 namespace {
 
-AgentStatus Sample() {
+AgentStatus SampleStatus() {
   AgentStatus s;
   s.session_state = "active";
   s.relay = "ras.example.com:22";
@@ -18,13 +18,13 @@ AgentStatus Sample() {
 }
 
 TEST(AgentObjectTest, StatusDictRoundTrip) {
-  StatusDict dict = StatusToDict(Sample());
+  StatusDict dict = StatusToDict(SampleStatus());
   ASSERT_EQ(dict.size(), 7u);
   EXPECT_EQ(dict.at("SessionState").get<std::string>(), "active");
   EXPECT_EQ(dict.at("PendingCommands").peekValueType(), "u");
   auto back = StatusFromDict(dict);
   ASSERT_TRUE(back.ok()) << back.status().message();
-  EXPECT_EQ(*back, Sample());
+  EXPECT_EQ(*back, SampleStatus());
 }
 
 TEST(AgentObjectTest, MissingAndUnknownKeysAreFine) {

@@ -162,16 +162,16 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
   if (!options.capture_stdout) out->read.reset();
   if (!options.capture_stderr) err->read.reset();
 
-  using Clock = std::chrono::steady_clock;
-  const auto deadline = options.timeout ? Clock::now() + *options.timeout
-                                        : Clock::time_point::max();
-  Clock::time_point kill_at = Clock::time_point::max();
+  using Steady = std::chrono::steady_clock;
+  const auto deadline = options.timeout ? Steady::now() + *options.timeout
+                                        : Steady::time_point::max();
+  Steady::time_point kill_at = Steady::time_point::max();
   bool term_sent = false;
   char buf[65536];
 
   // Ends the group for a timeout or a cancellation: SIGTERM now, SIGKILL
   // after the grace.
-  auto end_group = [&](Clock::time_point now) {
+  auto end_group = [&](Steady::time_point now) {
     kill(-pid, SIGTERM);
     term_sent = true;
     kill_at =
@@ -216,9 +216,9 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
       fds[nfds++] = {in->write.get(), POLLOUT, 0};
     }
     int wait_ms = -1;
-    auto now = Clock::now();
+    auto now = Steady::now();
     auto next = std::min(deadline, kill_at);
-    if (next != Clock::time_point::max()) {
+    if (next != Steady::time_point::max()) {
       wait_ms = next <= now
                     ? 0
                     : static_cast<int>(
@@ -229,7 +229,7 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
     }
     int r = poll(fds, static_cast<nfds_t>(nfds), wait_ms);
     if (r < 0 && errno != EINTR) return PosixError("poll", errno);
-    now = Clock::now();
+    now = Steady::now();
     if (cancel_requested()) {
       result.cancelled = true;
       end_group(now);
@@ -238,7 +238,7 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
       end_group(now);
     } else if (now >= kill_at) {
       kill(-pid, SIGKILL);
-      kill_at = Clock::time_point::max();
+      kill_at = Steady::time_point::max();
       // Descendants may keep the pipes open; stop reading.
       out->read.reset();
       err->read.reset();
@@ -266,7 +266,7 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
     if (w == pid) break;
     if (w < 0 && errno != EINTR) return PosixError("waitpid", errno);
     if (w == 0) {  // pipes closed but the child lives on: keep the deadline
-      auto now = Clock::now();
+      auto now = Steady::now();
       if (cancel_requested()) {
         result.cancelled = true;
         end_group(now);
@@ -275,7 +275,7 @@ Result<RunResult> RunProcess(const std::vector<std::string>& argv,
         end_group(now);
       } else if (now >= kill_at) {
         kill(-pid, SIGKILL);
-        kill_at = Clock::time_point::max();
+        kill_at = Steady::time_point::max();
       }
       usleep(10000);
     }

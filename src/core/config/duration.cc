@@ -3,6 +3,7 @@
 #include <array>
 #include <limits>
 
+#include "core/base/ascii.h"
 #include "core/config/toml.h"
 
 namespace porthole::config {
@@ -26,10 +27,7 @@ constexpr std::array<Unit, 6> kUnits = {{
 
 constexpr char kUnitList[] = "(h, m, s, ms, us, ns)";
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsLetter(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+using ascii::IsDigit;
 
 Status Bad(std::string_view text, std::string_view reason) {
   return Status::InvalidArgument("'" + PrintableText(text) + "' " +
@@ -80,7 +78,7 @@ Result<Duration> ParseDuration(std::string_view text) {
       n = n * 10 + d;
     }
     size_t start = i;
-    while (i < text.size() && IsLetter(text[i])) ++i;
+    while (i < text.size() && ascii::IsAlpha(text[i])) ++i;
     std::string_view name = text.substr(start, i - start);
     if (name.empty()) {
       return Bad(text, std::string("has no unit ") + kUnitList);

@@ -4,18 +4,16 @@
 
 #include <cstdio>
 
+#include "core/base/ascii.h"
 #include "core/config/toml.h"
 
 namespace porthole::config {
 namespace {
 
-bool IsAlpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsHex(char c) {
-  return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+using ascii::IsAlpha;
+using ascii::IsDigit;
+using ascii::IsHexDigit;
+
 bool IsUnreserved(char c) {
   return IsAlpha(c) || IsDigit(c) || c == '-' || c == '.' || c == '_' ||
          c == '~';
@@ -152,7 +150,8 @@ Status CheckCharacters(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '%') {
-      if (i + 2 >= text.size() || !IsHex(text[i + 1]) || !IsHex(text[i + 2])) {
+      if (i + 2 >= text.size() || !IsHexDigit(text[i + 1]) ||
+          !IsHexDigit(text[i + 2])) {
         return Status::InvalidArgument(
             Quote(text) + ": '%' must be followed by two hex digits");
       }

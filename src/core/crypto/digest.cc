@@ -1,4 +1,5 @@
 #include "core/crypto/digest.h"
+#include "core/crypto/openssl_util.h"
 
 #include <array>
 
@@ -12,6 +13,11 @@
 
 namespace porthole::crypto {
 namespace {
+
+using ossl::BnCtxPtr;
+using ossl::BnPtr;
+using ossl::GroupPtr;
+using ossl::PointPtr;
 
 constexpr char kBase64Alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -27,23 +33,6 @@ constexpr std::array<int8_t, 256> kBase64Values = [] {
 }();
 
 int Base64Value(unsigned char c) { return kBase64Values[c]; }
-
-struct GroupDeleter {
-  void operator()(EC_GROUP* g) const { EC_GROUP_free(g); }
-};
-struct PointDeleter {
-  void operator()(EC_POINT* p) const { EC_POINT_free(p); }
-};
-struct BnDeleter {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-struct BnCtxDeleter {
-  void operator()(BN_CTX* c) const { BN_CTX_free(c); }
-};
-using GroupPtr = std::unique_ptr<EC_GROUP, GroupDeleter>;
-using PointPtr = std::unique_ptr<EC_POINT, PointDeleter>;
-using BnPtr = std::unique_ptr<BIGNUM, BnDeleter>;
-using BnCtxPtr = std::unique_ptr<BN_CTX, BnCtxDeleter>;
 
 int CurveNid(std::string_view curve) {
   if (curve == "nistp256") return NID_X9_62_prime256v1;

@@ -14,23 +14,16 @@
 #include <memory>
 
 #include "core/crypto/digest.h"
+#include "core/crypto/openssl_util.h"
 
 namespace porthole::crypto {
 namespace {
 
-struct X509Deleter {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct BioDeleter {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct BnDeleter {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
+using ossl::X509Ptr;
+
 struct OpensslFree {
   void operator()(void* p) const { OPENSSL_free(p); }
 };
-using X509Ptr = std::unique_ptr<X509, X509Deleter>;
 
 Status Invalid(std::string_view why) {
   ERR_clear_error();
@@ -67,8 +60,7 @@ Result<std::string> SubjectCn(X509* cert) {
 }
 
 Result<std::string> SerialHex(X509* cert) {
-  std::unique_ptr<BIGNUM, BnDeleter> bn(
-      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  ossl::BnPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   if (!bn) return Invalid("serial number does not parse");
   char* hex = BN_bn2hex(bn.get());
   if (hex == nullptr) return Invalid("serial number does not parse");
@@ -109,8 +101,7 @@ Result<PeerCertificate> ParsePeerCertificateDer(std::string_view der) {
 
 Result<std::vector<std::string>> PeerCertificatesFromPem(std::string_view pem) {
   if (pem.size() > INT_MAX) return Invalid("PEM too long");
-  std::unique_ptr<BIO, BioDeleter> bio(
-      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  ossl::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return Invalid("out of memory");
   std::vector<std::string> out;
   for (;;) {

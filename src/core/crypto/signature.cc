@@ -12,12 +12,19 @@
 #include <cstring>
 
 #include "core/crypto/digest.h"
+#include "core/crypto/openssl_util.h"
 
 namespace porthole::crypto {
 namespace {
 
-constexpr int kRsaMinBits = 2048;
-constexpr int kRsaMaxBits = 8192;
+using ossl::BioPtr;
+using ossl::Bytes;
+using ossl::kRsaMaxBits;
+using ossl::kRsaMinBits;
+using ossl::MdCtxPtr;
+using ossl::OpenSslError;
+using ossl::SpkiOf;
+
 constexpr int kPssSaltLength = 32;
 constexpr size_t kEd25519KeyBytes = 32;
 constexpr size_t kEd25519SignatureBytes = 64;
@@ -29,38 +36,8 @@ constexpr unsigned char kP256SpkiPrefix[] = {
     0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
 constexpr size_t kP256PointBytes = 65;
 
-struct BioDeleter {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using BioPtr = std::unique_ptr<BIO, BioDeleter>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
-
 std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* key) {
   return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free);
-}
-
-const unsigned char* Bytes(std::string_view s) {
-  return reinterpret_cast<const unsigned char*>(s.data());
-}
-
-// An OpenSSL failure: the queue is emptied so that it cannot leak into an
-// unrelated later call, and the caller's reason is returned.
-Status OpenSslError(std::string reason) {
-  ERR_clear_error();
-  return Status::InvalidArgument(std::move(reason));
-}
-
-std::string SpkiOf(EVP_PKEY* key) {
-  unsigned char* der = nullptr;
-  int len = i2d_PUBKEY(key, &der);
-  // Encoding a key we hold only fails on allocation failure.
-  if (len <= 0) std::abort();
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
-  return out;
 }
 
 bool IsP256(EVP_PKEY* key) {

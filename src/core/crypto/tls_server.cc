@@ -15,23 +15,14 @@
 #include <cstring>
 #include <vector>
 
+#include "core/crypto/openssl_util.h"
+
 namespace porthole::crypto {
 namespace {
 
-struct BioDeleter {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Deleter {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct CtxDeleter {
-  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-using BioPtr = std::unique_ptr<BIO, BioDeleter>;
-using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using ossl::BioPtr;
+using ossl::PkeyPtr;
+using ossl::X509Ptr;
 
 // The reason of the first queued OpenSSL error (the root cause), then the
 // queue emptied.
@@ -133,7 +124,7 @@ const BIO_METHOD* NoSigpipeSocketMethod() {
 
 Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::Create(
     const TlsServerConfig& config) {
-  std::unique_ptr<SSL_CTX, CtxDeleter> ctx(SSL_CTX_new(TLS_server_method()));
+  CPtr<SSL_CTX, SSL_CTX_free> ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) return Status::Internal("TLS: " + TakeOpensslError());
   SSL_CTX* c = ctx.get();
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
@@ -166,7 +157,7 @@ Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::Create(
     return Status::InvalidArgument("TLS private key: too long");
   }
   BioPtr key_bio = MemBio(config.key_pem);
-  std::unique_ptr<EVP_PKEY, PkeyDeleter> key(
+  PkeyPtr key(
       PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
   if (!key) {
     return Status::InvalidArgument("TLS private key: " + TakeOpensslError());

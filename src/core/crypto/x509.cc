@@ -15,42 +15,24 @@
 #include <ctime>
 
 #include "core/crypto/digest.h"
+#include "core/crypto/openssl_util.h"
 #include "core/crypto/random.h"
 
 namespace porthole::crypto {
 namespace {
 
-constexpr int kRsaMinBits = 2048;
-constexpr int kRsaMaxBits = 8192;
+using ossl::BnPtr;
+using ossl::Bytes;
+using ossl::ExtPtr;
+using ossl::kRsaMaxBits;
+using ossl::kRsaMinBits;
+using ossl::OpenSslError;
+using ossl::PkeyPtr;
+using ossl::SpkiOf;
+using ossl::X509ReqPtr;
+
 constexpr size_t kSerialBytes = 16;
 constexpr size_t kMaxCommonName = 64;  // ub-common-name, RFC 5280
-
-struct X509ReqDeleter {
-  void operator()(X509_REQ* r) const { X509_REQ_free(r); }
-};
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct BnDeleter {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-struct ExtDeleter {
-  void operator()(X509_EXTENSION* e) const { X509_EXTENSION_free(e); }
-};
-using X509ReqPtr = std::unique_ptr<X509_REQ, X509ReqDeleter>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
-using BnPtr = std::unique_ptr<BIGNUM, BnDeleter>;
-using ExtPtr = std::unique_ptr<X509_EXTENSION, ExtDeleter>;
-
-const unsigned char* Bytes(std::string_view s) {
-  return reinterpret_cast<const unsigned char*>(s.data());
-}
-
-// The queue is emptied so that it cannot leak into an unrelated later call.
-Status OpenSslError(std::string reason) {
-  ERR_clear_error();
-  return Status::InvalidArgument(std::move(reason));
-}
 
 // A failure of OpenSSL on data we built ourselves: not the caller's input.
 Status InternalError(std::string what) {
@@ -65,15 +47,6 @@ std::shared_ptr<X509> ShareCert(X509* c) {
 std::string DerOf(X509* cert) {
   unsigned char* der = nullptr;
   int len = i2d_X509(cert, &der);
-  if (len <= 0) std::abort();  // only on allocation failure
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
-  return out;
-}
-
-std::string SpkiOf(EVP_PKEY* key) {
-  unsigned char* der = nullptr;
-  int len = i2d_PUBKEY(key, &der);
   if (len <= 0) std::abort();  // only on allocation failure
   std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
   OPENSSL_free(der);

@@ -77,11 +77,6 @@ std::string_view View(boost::beast::string_view s) {
   return {s.data(), s.size()};
 }
 
-bool IEquals(boost::beast::string_view a, std::string_view b) {
-  return boost::beast::iequals(a,
-                               boost::beast::string_view(b.data(), b.size()));
-}
-
 }  // namespace
 
 void RequestReader::CheckHeader() {
@@ -115,13 +110,13 @@ void RequestReader::CheckHeader() {
     if (request_.version == 10) {
       return Fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     }
-    if (!IEquals(te->value(), "chunked")) {
+    if (!boost::beast::iequals(te->value(), "chunked")) {
       return Fail(501, "unsupported Transfer-Encoding");
     }
   }
   auto expect = m.find(http::field::expect);
   if (expect != m.end() && request_.version == 11) {
-    if (!IEquals(expect->value(), "100-continue")) {
+    if (!boost::beast::iequals(expect->value(), "100-continue")) {
       return Fail(417, "unsupported Expect");
     }
     expects_continue_ = true;

@@ -14,9 +14,13 @@
 #include <utility>
 
 #include "core/crypto/digest.h"
+#include "core/keys/text.h"
 
 namespace porthole::keys {
 namespace {
+
+using text::IsBlank;
+using text::Printable;
 
 enum class OptionKind {
   kFlag,           // restrict, cert-authority
@@ -55,31 +59,11 @@ constexpr size_t kMaxPermits = 4096;
 constexpr long long kMaxTunnel = 0x7fffffff - 2;
 constexpr size_t kMaxHostLength = 1025;  // NI_MAXHOST
 
-bool IsBlank(char c) { return c == ' ' || c == '\t'; }
-
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  return out;
-}
-
-// Untrusted text in messages: printable and bounded.
-std::string Printable(std::string_view s) {
-  constexpr size_t kMax = 64;
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    }
-  }
-  if (s.size() > kMax) out += "...";
   return out;
 }
 

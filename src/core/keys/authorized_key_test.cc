@@ -15,25 +15,16 @@
 #include <vector>
 
 #include "core/crypto/digest.h"
+#include "core/keys/test_keys.h"
 
 namespace porthole::keys {
 namespace {
 
 using std::chrono::seconds;
 
-const std::string kTestdata =
-    std::string(PORTHOLE_SOURCE_DIR) + "/src/core/keys/testdata/";
-
-std::string FixtureLine(const std::string& name) {
-  std::ifstream in(kTestdata + name);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
 // "ssh-ed25519 AAAA..." without the comment.
 std::string Ed() {
-  std::string line = FixtureLine("ed25519.pub");
+  std::string line = KeyFixtureLine("ed25519.pub");
   return line.substr(0, line.find(' ', 12));
 }
 std::string EdB64() { return Ed().substr(12); }
@@ -112,7 +103,7 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST_P(AuthorizedKeyFixtureTest, BareLineRoundTrips) {
-  std::string line = FixtureLine(GetParam());
+  std::string line = KeyFixtureLine(GetParam());
   Result<AuthorizedKey> k = ParseAuthorizedKey(line);
   ASSERT_TRUE(k.ok()) << k.status().message();
   EXPECT_TRUE(k->options.empty());
@@ -130,7 +121,7 @@ TEST_P(AuthorizedKeyFixtureTest, OptionHeavyLineRoundTrips) {
       "now\",from=\"10.0.0.0/8,!10.1.0.0/16\",expiry-time=\"209912312359Z\","
       "environment=\"LANG=C\",permitopen=\"[::1]:22\","
       "permitlisten=\"127.0.0.1:*\",tunnel=\"any\"\t" +
-      FixtureLine(GetParam());
+      KeyFixtureLine(GetParam());
   Result<AuthorizedKey> k = ParseAuthorizedKey(line);
   ASSERT_TRUE(k.ok()) << k.status().message();
   ASSERT_EQ(k->options.size(), 9u);
@@ -271,12 +262,12 @@ std::vector<ValidLine> ValidLines() {
         {"permitlisten", "[::1]:22"}},
        ""},
       {"signature_algorithm_as_type",
-       "no-pty rsa-sha2-512" + FixtureLine("rsa2048.pub").substr(7),
+       "no-pty rsa-sha2-512" + KeyFixtureLine("rsa2048.pub").substr(7),
        {{"no-pty", std::nullopt}},
        "Bob Example <bob@example.org>"},
       {"principals_and_from_once",
        "cert-authority,principals=\"alice,bob\",from=\"*.example.org\" " +
-           FixtureLine("ca_ed25519.pub"),
+           KeyFixtureLine("ca_ed25519.pub"),
        {{"cert-authority", std::nullopt},
         {"principals", "alice,bob"},
         {"from", "*.example.org"}},
@@ -312,7 +303,7 @@ void PrintTo(const BadLine& b, std::ostream* os) { *os << b.label; }
 class AuthorizedKeyErrorTest : public testing::TestWithParam<BadLine> {};
 
 std::string Blob(const std::string& file) {
-  std::string line = FixtureLine(file);
+  std::string line = KeyFixtureLine(file);
   size_t b = line.find(' ') + 1;
   return *crypto::Base64Decode(line.substr(b, line.find(' ', b) - b));
 }

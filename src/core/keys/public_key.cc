@@ -4,9 +4,13 @@
 #include <cstdio>
 
 #include "core/crypto/digest.h"
+#include "core/keys/text.h"
 
 namespace porthole::keys {
 namespace {
+
+using text::IsBlank;
+using text::Printable;
 
 struct TypeInfo {
   KeyType type;
@@ -98,24 +102,6 @@ constexpr size_t kMaxCertPrincipals = 256;
 constexpr int kMinRsaBits = 1024;
 constexpr uint32_t kCertTypeUser = 1;
 constexpr uint32_t kCertTypeHost = 2;
-
-// For messages: untrusted bytes shown printable and short.
-std::string Printable(std::string_view s) {
-  constexpr size_t kMax = 64;
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    }
-  }
-  if (s.size() > kMax) out += "...";
-  return out;
-}
 
 Status Truncated() { return Status::InvalidArgument("truncated key blob"); }
 
@@ -421,8 +407,6 @@ Result<PublicKey> ParseBlob(std::string_view blob, bool allow_certificate) {
   }
   return key;
 }
-
-bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
 }  // namespace
 

@@ -10,28 +10,13 @@
 #include <vector>
 
 #include "core/crypto/digest.h"
+#include "core/keys/test_keys.h"
 
 namespace porthole::keys {
 namespace {
 
-const std::string kTestdata =
-    std::string(PORTHOLE_SOURCE_DIR) + "/src/core/keys/testdata/";
-
-std::string ReadFixture(const std::string& name) {
-  std::ifstream in(kTestdata + name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// The first line of a .pub fixture, without its newline.
-std::string FixtureLine(const std::string& name) {
-  std::string s = ReadFixture(name);
-  return s.substr(0, s.find('\n'));
-}
-
 std::string FixtureBlob(const std::string& name) {
-  std::string line = FixtureLine(name);
+  std::string line = KeyFixtureLine(name);
   size_t b = line.find(' ') + 1;
   size_t e = line.find(' ', b);
   Result<std::string> blob = crypto::Base64Decode(line.substr(b, e - b));
@@ -49,7 +34,7 @@ struct KeygenLine {
 
 std::map<std::string, KeygenLine> KeygenOutput() {
   std::map<std::string, KeygenLine> out;
-  std::istringstream in(ReadFixture("fingerprints.txt"));
+  std::istringstream in(ReadKeyFixture("fingerprints.txt"));
   std::string line;
   while (std::getline(in, line)) {
     size_t tab = line.find('\t');
@@ -138,7 +123,7 @@ TEST_P(PublicKeyFixtureTest, ParsesLikeSshKeygen) {
   const KeygenLine& want = keygen[f.file];
 
   std::string comment = "unset";
-  Result<PublicKey> key = ParsePublicKeyLine(FixtureLine(f.file), &comment);
+  Result<PublicKey> key = ParsePublicKeyLine(KeyFixtureLine(f.file), &comment);
   ASSERT_TRUE(key.ok()) << key.status().message();
   EXPECT_EQ(key->TypeName(), f.type_name);
   EXPECT_EQ(key->type, f.type);
@@ -172,8 +157,9 @@ TEST_P(PublicKeyFixtureTest, TrailingGarbageFails) {
 }
 
 TEST(PublicKeyTest, CertificateSharesPlainKeyIdentityButNotBlob) {
-  Result<PublicKey> plain = ParsePublicKeyLine(FixtureLine("ed25519.pub"));
-  Result<PublicKey> cert = ParsePublicKeyLine(FixtureLine("ed25519-cert.pub"));
+  Result<PublicKey> plain = ParsePublicKeyLine(KeyFixtureLine("ed25519.pub"));
+  Result<PublicKey> cert =
+      ParsePublicKeyLine(KeyFixtureLine("ed25519-cert.pub"));
   ASSERT_TRUE(plain.ok());
   ASSERT_TRUE(cert.ok());
   EXPECT_EQ(cert->plain_blob, plain->blob);
@@ -412,9 +398,9 @@ void PrintTo(const LineError& e, std::ostream* os) { *os << e.label; }
 class PublicKeyLineErrorTest : public testing::TestWithParam<LineError> {};
 
 std::vector<LineError> LineErrors() {
-  std::string ed = FixtureLine("ed25519.pub");
+  std::string ed = KeyFixtureLine("ed25519.pub");
   std::string ed_b64 = ed.substr(12, ed.find(' ', 12) - 12);
-  std::string rsa = FixtureLine("rsa2048.pub");
+  std::string rsa = KeyFixtureLine("rsa2048.pub");
   std::string rsa_b64 = rsa.substr(8, rsa.find(' ', 8) - 8);
   return {
       {"empty", "", "missing key"},
@@ -476,7 +462,7 @@ TEST(PublicKeyLineTest, SignatureAlgorithmAliases) {
       {"webauthn-sk-ecdsa-sha2-nistp256@openssh.com", "sk-ecdsa.pub"},
   };
   for (const Case& c : kCases) {
-    std::string line = FixtureLine(c.fixture);
+    std::string line = KeyFixtureLine(c.fixture);
     Result<PublicKey> canonical = ParsePublicKeyLine(line);
     ASSERT_TRUE(canonical.ok());
     std::string aliased = c.alias + line.substr(line.find(' '));
@@ -490,7 +476,7 @@ TEST(PublicKeyLineTest, SignatureAlgorithmAliases) {
 }
 
 TEST(PublicKeyLineTest, SeparatorsAndComment) {
-  std::string ed = FixtureLine("ed25519.pub");
+  std::string ed = KeyFixtureLine("ed25519.pub");
   std::string b64 = ed.substr(12, ed.find(' ', 12) - 12);
   struct Case {
     std::string line;

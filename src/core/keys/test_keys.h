@@ -27,6 +27,20 @@ inline std::string MakeTestKey(const std::string& dir, const std::string& name,
   return line;
 }
 
+// The key fixtures in src/core/keys/testdata/: a file's whole text ("" when
+// it cannot be read; the test then fails on the content), and its first line
+// without the newline.
+inline std::string ReadKeyFixture(const std::string& name) {
+  Result<std::string> text = ReadFile(
+      std::string(PORTHOLE_SOURCE_DIR) + "/src/core/keys/testdata/" + name,
+      1 << 20);
+  return text.ok() ? *text : "";
+}
+inline std::string KeyFixtureLine(const std::string& name) {
+  std::string text = ReadKeyFixture(name);
+  return text.substr(0, text.find('\n'));
+}
+
 }  // namespace porthole::keys
 
 #endif  // PORTHOLE_CORE_KEYS_TEST_KEYS_H_

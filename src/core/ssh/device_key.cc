@@ -11,18 +11,13 @@
 
 #include "core/base/file.h"
 #include "core/crypto/digest.h"
+#include "core/ssh/libssh_util.h"
 #include "core/ssh/openssh_key_format.h"
 
 namespace porthole::ssh {
 namespace {
 
 constexpr size_t kMaxKeyFileBytes = 64 * 1024;
-
-// A string libssh allocated.
-struct LibsshCharDeleter {
-  void operator()(char* p) const { ssh_string_free_char(p); }
-};
-using LibsshChars = std::unique_ptr<char, LibsshCharDeleter>;
 
 Status MalformedKey(std::string_view reason) {
   return Status::Corrupt("malformed OpenSSH private key: " +
@@ -57,7 +52,7 @@ Result<PrivateKey> PrivateKey::FromText(std::string text) {
       b64_raw == nullptr) {
     return Status::Internal("libssh cannot export the public key");
   }
-  LibsshChars b64(b64_raw);
+  libssh::Chars b64(b64_raw);
   PH_ASSIGN_OR_RETURN(std::string blob, crypto::Base64Decode(b64.get()));
   if (blob != parsed.public_blob) {
     return MalformedKey("the stored public key does not match the private key");
@@ -93,7 +88,7 @@ Result<PrivateKey> PrivateKey::GenerateEd25519(std::string_view comment) {
       text_raw == nullptr) {
     return Status::Internal("libssh cannot export the new key");
   }
-  LibsshChars text(text_raw);
+  libssh::Chars text(text_raw);
   Result<OpensshPrivateKey> parsed = ParseOpensshPrivateKey(text.get());
   if (!parsed.ok()) {
     return Status::Internal("libssh wrote an unexpected key format: " +

@@ -49,12 +49,6 @@ TEST(FormatTimeForComment, MatchesChronoDisplay) {
   }
 }
 
-std::string ReadOrDie(const std::string& path) {
-  Result<std::string> text = ReadFile(path, 1 << 20);
-  EXPECT_TRUE(text.ok()) << text.status().message();
-  return text.ok() ? *text : "";
-}
-
 std::string KeygenPublic(const std::string& path) {
   Result<RunResult> r = RunProcess({"ssh-keygen", "-y", "-f", path});
   EXPECT_TRUE(r.ok() && r->success()) << (r.ok() ? r->err : "");

@@ -34,11 +34,18 @@
 #include "core/base/fd_io.h"
 #include "core/crypto/digest.h"
 #include "core/ssh/byte_queue.h"
+#include "core/ssh/libssh_util.h"
 
 extern char** environ;
 
 namespace porthole::ssh {
 namespace {
+
+using libssh::ChannelTypeName;
+using libssh::ErrnoText;
+using libssh::KeyOf;
+using libssh::kPumpRounds;
+using libssh::Printable;
 
 using Steady = std::chrono::steady_clock;
 
@@ -46,50 +53,11 @@ using Steady = std::chrono::steady_clock;
 constexpr size_t kToProgramBuffer = 64 * 1024;
 // Program output waiting for the client's window, per stream.
 constexpr size_t kOutputBuffer = 32 * 1024;
-// Rounds of work on one channel before the others get a turn.
-constexpr int kPumpRounds = 16;
 constexpr size_t kMaxEnvRequests = 64;
 constexpr size_t kMaxEnvValue = 4096;
 constexpr size_t kMaxTermName = 256;
 constexpr const char* kDefaultPath =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-struct SessionDeleter {
-  void operator()(ssh_session s) const { ssh_free(s); }
-};
-struct EventDeleter {
-  void operator()(ssh_event e) const { ssh_event_free(e); }
-};
-struct BindDeleter {
-  void operator()(ssh_bind b) const { ssh_bind_free(b); }
-};
-struct CharsDeleter {
-  void operator()(char* p) const { ssh_string_free_char(p); }
-};
-
-std::string ErrnoText(int err) { return std::generic_category().message(err); }
-
-// Client-chosen text (user names, commands) made safe for one log line.
-std::string Printable(std::string_view s, size_t max = 200) {
-  std::string out;
-  for (char ch : s.substr(0, max)) {
-    auto u = static_cast<unsigned char>(ch);
-    out += (u < 0x20 || u == 0x7f) ? '?' : ch;
-  }
-  if (s.size() > max) out += "...";
-  return out;
-}
-
-Result<keys::PublicKey> KeyOf(ssh_key key) {
-  // libssh 0.10 exports a public key blob only as base64.
-  char* b64 = nullptr;
-  if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK || b64 == nullptr) {
-    return Status::Corrupt("libssh cannot export the offered key");
-  }
-  std::unique_ptr<char, CharsDeleter> owned(b64);
-  PH_ASSIGN_OR_RETURN(std::string blob, crypto::Base64Decode(owned.get()));
-  return keys::ParsePublicKeyBlob(blob);
-}
 
 bool IsSkKey(const keys::PublicKey& key) {
   return key.type == keys::KeyType::kSkEd25519 ||
@@ -150,23 +118,6 @@ const char* RfcSignalName(int sig) {
       return "USR2";
     default:
       return nullptr;
-  }
-}
-
-const char* ChannelTypeName(int type) {
-  switch (type) {
-    case SSH_CHANNEL_SESSION:
-      return "session";
-    case SSH_CHANNEL_DIRECT_TCPIP:
-      return "direct-tcpip";
-    case SSH_CHANNEL_FORWARDED_TCPIP:
-      return "forwarded-tcpip";
-    case SSH_CHANNEL_X11:
-      return "x11";
-    case SSH_CHANNEL_AUTH_AGENT:
-      return "agent";
-    default:
-      return "unknown";
   }
 }
 
@@ -493,8 +444,8 @@ class Connection {
 
   const EmbeddedServerConfig& cfg_;
   const int stop_fd_;
-  std::unique_ptr<ssh_session_struct, SessionDeleter> session_;
-  std::unique_ptr<ssh_event_struct, EventDeleter> event_;
+  libssh::SessionPtr session_;
+  libssh::EventPtr event_;
   struct ssh_server_callbacks_struct server_callbacks_ = {};
   struct ssh_counter_struct socket_counter_ = {};
   bool stop_fd_registered_ = false;
@@ -549,7 +500,7 @@ Status Connection::Setup(UniqueFd fd) {
   }
   account_ = LookupAccount();
 
-  std::unique_ptr<ssh_bind_struct, BindDeleter> bind(ssh_bind_new());
+  libssh::BindPtr bind(ssh_bind_new());
   session_.reset(ssh_new());
   if (bind == nullptr || session_ == nullptr) {
     return Status::Internal("embedded: libssh out of memory");

@@ -49,13 +49,6 @@ namespace {
 using namespace std::chrono_literals;
 using Steady = std::chrono::steady_clock;
 
-std::string RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
 size_t Count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
   for (size_t at = haystack.find(needle); at != std::string::npos;
@@ -66,17 +59,6 @@ size_t Count(const std::string& haystack, const std::string& needle) {
 }
 
 // CPU time this process uses during `wall` of doing nothing itself.
-double CpuSecondsDuring(std::chrono::milliseconds wall) {
-  auto cpu = [] {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
-  };
-  double before = cpu();
-  std::this_thread::sleep_for(wall);  // measuring, not synchronising
-  return cpu() - before;
-}
-
 keys::PublicKey Key(const std::string& line) {
   Result<keys::PublicKey> k = keys::ParsePublicKeyLine(line);
   if (!k.ok()) std::abort();
@@ -418,7 +400,7 @@ class EmbeddedServerTest : public ::testing::Test {
                        std::vector<std::string> remote,
                        std::optional<std::string> input = std::nullopt,
                        std::vector<std::string> env = {}) {
-    RunOptions o;
+    porthole::RunOptions o;
     o.stdin_data = std::move(input);
     o.env = std::move(env);
     o.timeout = 60s;
@@ -585,7 +567,7 @@ TEST_F(EmbeddedServerTest, SftpPutAndGetAreByteIdentical) {
   for (auto& o : SshOptions("op")) argv.push_back(o);
   argv.insert(argv.end(), {"-P", std::to_string(server->port()), "-b",
                            work.Join("batch"), "operator@127.0.0.1"});
-  RunOptions o;
+  porthole::RunOptions o;
   o.timeout = 60s;
   Result<RunResult> r = RunProcess(argv, o);
   ASSERT_TRUE(r.ok()) << r.status().message();

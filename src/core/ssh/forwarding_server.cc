@@ -25,21 +25,25 @@
 
 #include "core/crypto/digest.h"
 #include "core/ssh/byte_queue.h"
+#include "core/ssh/libssh_util.h"
 
 namespace porthole::ssh {
 namespace {
+
+using libssh::ChannelTypeName;
+using libssh::ErrnoText;
+using libssh::kChunk;
+using libssh::KeyOf;
+using libssh::kPumpRounds;
+using libssh::Printable;
 
 using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr size_t kMaxBuffer = 256 * 1024;
-// At most this much per ssh_channel_read/ssh_channel_write call.
-constexpr size_t kChunk = 64 * 1024;
 // libssh 0.10 reads at most 4 KiB per poll event; a connection gets this
 // many reads per turn (256 KiB) before the others get theirs.
 constexpr int kReadRounds = 64;
-// Rounds of work on one bridge before the others get a turn.
-constexpr int kPumpRounds = 16;
 constexpr int kMaxEvents = 256;
 constexpr milliseconds kAcceptPause{100};
 constexpr milliseconds kLingerTime{1000};
@@ -49,52 +53,6 @@ constexpr uint64_t kListenerTag = 0;
 constexpr uint64_t kStopTag = 1;
 constexpr uint64_t kWakeTag = 2;
 constexpr uint64_t kFirstConnectionId = 16;  // ids below are epoll tags
-
-std::string ErrnoText(int err) { return std::generic_category().message(err); }
-
-// Peer-chosen text (user names, host names) made safe for one log line.
-std::string Printable(std::string_view s, size_t max = 200) {
-  std::string out;
-  for (char ch : s.substr(0, max)) {
-    auto u = static_cast<unsigned char>(ch);
-    out += (u < 0x20 || u == 0x7f) ? '?' : ch;
-  }
-  if (s.size() > max) out += "...";
-  return out;
-}
-
-struct KeyStringDeleter {
-  void operator()(char* p) const { ssh_string_free_char(p); }
-};
-
-Result<keys::PublicKey> KeyOf(ssh_key key) {
-  // libssh 0.10 exports a public key blob only as base64.
-  char* b64 = nullptr;
-  if (key == nullptr || ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK ||
-      b64 == nullptr) {
-    return Status::Corrupt("libssh cannot export the offered key");
-  }
-  std::unique_ptr<char, KeyStringDeleter> owned(b64);
-  PH_ASSIGN_OR_RETURN(std::string blob, crypto::Base64Decode(owned.get()));
-  return keys::ParsePublicKeyBlob(blob);
-}
-
-const char* ChannelTypeName(int subtype) {
-  switch (subtype) {
-    case SSH_CHANNEL_SESSION:
-      return "session";
-    case SSH_CHANNEL_DIRECT_TCPIP:
-      return "direct-tcpip";
-    case SSH_CHANNEL_FORWARDED_TCPIP:
-      return "forwarded-tcpip";
-    case SSH_CHANNEL_X11:
-      return "x11";
-    case SSH_CHANNEL_AUTH_AGENT:
-      return "auth-agent@openssh.com";
-    default:
-      return "unknown";
-  }
-}
 
 const char* AuthMethodName(int subtype) {
   switch (subtype) {
@@ -137,13 +95,6 @@ std::string AddressText(const sockaddr_storage& ss, uint16_t* port) {
   *port = 0;
   return "?";
 }
-
-struct SessionDeleter {
-  void operator()(ssh_session s) const { ssh_free(s); }
-};
-struct BindDeleter {
-  void operator()(ssh_bind b) const { ssh_bind_free(b); }
-};
 
 }  // namespace
 
@@ -247,7 +198,7 @@ enum class ConnState { kHandshake, kAuthenticated, kDraining };
 
 struct Conn {
   ConnectionInfo info;
-  std::unique_ptr<ssh_session_struct, SessionDeleter> session;
+  libssh::SessionPtr session;
   ssh_event event = nullptr;
   int fd = -1;
   uint32_t epoll_events = 0;
@@ -404,7 +355,7 @@ class ForwardingServer::Impl {
 
   Options opt_;
   ForwardingDelegate* delegate_;
-  std::unique_ptr<ssh_bind_struct, BindDeleter> bind_;
+  libssh::BindPtr bind_;
   UniqueFd epoll_fd_, stop_fd_, wake_fd_;
   bool listener_registered_ = false;
   Steady::time_point accept_paused_until_ = Steady::time_point::min();

@@ -30,13 +30,6 @@ using Steady = std::chrono::steady_clock;
 
 constexpr uint32_t kForwardPort = 7000;
 
-std::string RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
 // Accepts the listed keys, every forward, and bridges every direct-tcpip to
 // the latest connection that forwarded; records what happens.
 class TestDelegate : public ForwardingDelegate {

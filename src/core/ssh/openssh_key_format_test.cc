@@ -14,12 +14,6 @@
 namespace porthole::ssh {
 namespace {
 
-std::string ReadOrDie(const std::string& path) {
-  Result<std::string> text = ReadFile(path, 1 << 20);
-  EXPECT_TRUE(text.ok()) << text.status().message();
-  return text.ok() ? *text : "";
-}
-
 std::string BlobOfLine(const std::string& line) {
   size_t b = line.find(' ') + 1;
   Result<std::string> blob =

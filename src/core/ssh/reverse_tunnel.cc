@@ -28,6 +28,7 @@
 #include "core/crypto/digest.h"
 #include "core/keys/public_key.h"
 #include "core/ssh/byte_queue.h"
+#include "core/ssh/libssh_util.h"
 
 namespace porthole::ssh {
 
@@ -60,29 +61,15 @@ std::string_view EndReasonName(EndReason reason) {
 
 namespace {
 
+using libssh::ErrnoText;
+using libssh::kChunk;
+using libssh::kPumpRounds;
+
 using Steady = std::chrono::steady_clock;
 
-constexpr size_t kChunk = 64 * 1024;
-// Rounds of work on one connection before the others get a turn.
-constexpr int kPumpRounds = 16;
 // A relay silent at the SSH level while TCP still receives (a stall behind
 // a lost segment) is given up to this many link timeouts.
 constexpr int kMaxStallFactor = 3;
-
-struct SessionDeleter {
-  void operator()(ssh_session s) const { ssh_free(s); }
-};
-struct EventDeleter {
-  void operator()(ssh_event e) const { ssh_event_free(e); }
-};
-struct KeyDeleter {
-  void operator()(ssh_key k) const { ssh_key_free(k); }
-};
-struct CharsDeleter {
-  void operator()(char* p) const { ssh_string_free_char(p); }
-};
-
-std::string ErrnoText(int err) { return std::generic_category().message(err); }
 
 // libssh parses SSH_OPTIONS_HOST as [user@]host[:port]; an IPv6 literal
 // must be bracketed or its colons read as a port separator.
@@ -277,8 +264,8 @@ class ReverseTunnel::Impl {
   TunnelConfig cfg_;
   std::string relay_;
   keys::PublicKey pinned_;
-  std::unique_ptr<ssh_session_struct, SessionDeleter> session_;
-  std::unique_ptr<ssh_event_struct, EventDeleter> event_;
+  libssh::SessionPtr session_;
+  libssh::EventPtr event_;
   struct ssh_counter_struct rx_counter_ = {};
   State state_ = State::kNew;
   uint16_t bound_port_ = 0;
@@ -380,13 +367,13 @@ Error ReverseTunnel::Impl::CheckHostKey() {
     return Fail(ErrorCode::kConnectionLost,
                 "no host key received: " + LibsshError());
   }
-  std::unique_ptr<ssh_key_struct, KeyDeleter> key(raw);
+  libssh::KeyPtr key(raw);
   char* b64_raw = nullptr;
   if (ssh_pki_export_pubkey_base64(raw, &b64_raw) != SSH_OK ||
       b64_raw == nullptr) {
     return Fail(ErrorCode::kInternal, "cannot export the relay host key");
   }
-  std::unique_ptr<char, CharsDeleter> b64(b64_raw);
+  libssh::Chars b64(b64_raw);
   Result<std::string> blob = crypto::Base64Decode(b64.get());
   Result<keys::PublicKey> offered =
       blob.ok() ? keys::ParsePublicKeyBlob(*blob)

@@ -35,6 +35,7 @@
 
 #include "core/base/file.h"
 #include "core/base/subprocess.h"
+#include "core/base/test_util.h"
 #include "core/crypto/digest.h"
 #include "core/keys/test_keys.h"
 #include "core/ssh/relay_sshd_for_test.h"
@@ -50,13 +51,6 @@ using Steady = std::chrono::steady_clock;
 constexpr std::string_view kEofMarker = "<eof>";
 const std::string kRelayKeyOptions =
     "restrict,port-forwarding,permitlisten=\"127.0.0.1:*\" ";
-
-std::string RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(rng());
-  return s;
-}
 
 UniqueFd ConnectTcp(uint16_t port) {
   UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -156,17 +150,6 @@ UniqueFd ListenLoopback(int backlog, uint16_t* port) {
 }
 
 // CPU time this process uses during `wall` of doing nothing itself.
-double CpuSecondsDuring(std::chrono::milliseconds wall) {
-  auto cpu = [] {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
-  };
-  double before = cpu();
-  std::this_thread::sleep_for(wall);  // measuring, not synchronising
-  return cpu() - before;
-}
-
 // A TCP echo service: echoes until EOF, then writes kEofMarker and closes.
 // Pause() stops it reading (a slow consumer).
 class EchoServer {

@@ -12,7 +12,6 @@
 namespace porthole::server::api {
 namespace {
 
-constexpr char kCommandPrefix[] = "urn:tdx-ota:command:";
 constexpr size_t kMaxHostKeys = 8;
 
 std::string HostForUrl(const std::string& host) {
@@ -43,13 +42,6 @@ Result<keys::PublicKey> ParseDeviceKey(const std::string& line) {
 Response NoContent() {
   Response r;
   r.status = 204;
-  return r;
-}
-
-Response MethodNotAllowed(const char* allow) {
-  Response r =
-      ErrorResponse(405, "method_not_allowed", std::string("use ") + allow);
-  r.SetHeader("Allow", allow);
   return r;
 }
 

@@ -35,6 +35,13 @@ Response ErrorResponse(int status, std::string_view code,
                                    {"description", std::move(text)}});
 }
 
+Response MethodNotAllowed(const char* allow) {
+  Response r =
+      ErrorResponse(405, "method_not_allowed", std::string("use ") + allow);
+  r.SetHeader("Allow", allow);
+  return r;
+}
+
 Response StatusResponse(const Status& status) {
   switch (status.code()) {
     case StatusCode::kInvalidArgument:

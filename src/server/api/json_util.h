@@ -17,11 +17,17 @@ namespace porthole::server::api {
 
 using Json = tuf::Json;
 
+// What every command id starts with (PROTOCOL.md 3.3 C).
+inline constexpr char kCommandPrefix[] = "urn:tdx-ota:command:";
+
 // `status` with the compact JSON body.
 Response JsonResponse(int status, const Json& body);
 // {"code": code, "description": description} (RAC's RasError shape).
 Response ErrorResponse(int status, std::string_view code,
                        std::string_view description);
+// 405 method_not_allowed with an Allow header: `allow` lists the methods
+// ("GET, POST").
+Response MethodNotAllowed(const char* allow);
 // A Status as an error response: kInvalidArgument 400 bad_request,
 // kNotFound 404 not_found, kAlreadyExists / kFailedPrecondition 409
 // conflict, kPermissionDenied 403 forbidden, else 500 internal (the

@@ -18,7 +18,6 @@ namespace porthole::server::api {
 namespace {
 
 constexpr char kApiPrefix[] = "/api/v1/";
-constexpr char kCommandPrefix[] = "urn:tdx-ota:command:";
 
 std::vector<std::string> SplitPath(const std::string& rest) {
   std::vector<std::string> parts;
@@ -31,13 +30,6 @@ std::vector<std::string> SplitPath(const std::string& rest) {
   }
   if (!parts.empty() && parts.back().empty()) parts.pop_back();
   return parts;
-}
-
-Response MethodNotAllowed(const char* allow) {
-  Response r =
-      ErrorResponse(405, "method_not_allowed", std::string("use ") + allow);
-  r.SetHeader("Allow", allow);
-  return r;
 }
 
 std::string LowerNoBrackets(std::string_view host) {

@@ -1,0 +1,64 @@
+// Internal to core/crypto: owning pointers for OpenSSL objects and the few
+// helpers every .cc file of this folder needs. Not part of its interface;
+// nothing outside src/core/crypto includes it.
+
+#ifndef PORTHOLE_CORE_CRYPTO_OPENSSL_UTIL_H_
+#define PORTHOLE_CORE_CRYPTO_OPENSSL_UTIL_H_
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/base/c_ptr.h"
+#include "core/base/status.h"
+
+namespace porthole::crypto::ossl {
+
+using BioPtr = CPtr<BIO, BIO_free>;
+using BnPtr = CPtr<BIGNUM, BN_free>;
+using BnCtxPtr = CPtr<BN_CTX, BN_CTX_free>;
+using ExtPtr = CPtr<X509_EXTENSION, X509_EXTENSION_free>;
+using GroupPtr = CPtr<EC_GROUP, EC_GROUP_free>;
+using MdCtxPtr = CPtr<EVP_MD_CTX, EVP_MD_CTX_free>;
+using PkeyPtr = CPtr<EVP_PKEY, EVP_PKEY_free>;
+using PointPtr = CPtr<EC_POINT, EC_POINT_free>;
+using X509Ptr = CPtr<X509, X509_free>;
+using X509ReqPtr = CPtr<X509_REQ, X509_REQ_free>;
+
+// RSA keys this code accepts, for signatures and certificates alike.
+constexpr int kRsaMinBits = 2048;
+constexpr int kRsaMaxBits = 8192;
+
+inline const unsigned char* Bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+// An OpenSSL failure on the caller's input: the error queue is emptied so
+// that it cannot leak into an unrelated later call, and the caller's reason
+// is returned.
+inline Status OpenSslError(std::string reason) {
+  ERR_clear_error();
+  return Status::InvalidArgument(std::move(reason));
+}
+
+// The DER SubjectPublicKeyInfo of a key we hold.
+inline std::string SpkiOf(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(key, &der);
+  if (len <= 0) std::abort();  // only on allocation failure
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+}  // namespace porthole::crypto::ossl
+
+#endif  // PORTHOLE_CORE_CRYPTO_OPENSSL_UTIL_H_
