@@ -80,7 +80,7 @@ t1=$(now_ms)
 # The agent is told why (the relay's SSH_MSG_DISCONNECT text). libssh 0.10
 # can lose that text: a read it makes on a stale poll event after handling
 # the disconnect fails with EAGAIN and its "Socket error" replaces the
-# message (seen once in about thirty runs, under load). The session still
+# message (seen once, in a full run under load). The session still
 # ends at once; which of the two the agent logged is printed.
 expect_agent_log "session: ended: (relay-closed: .*session closed|error: relay .*: Socket error: Resource temporarily unavailable)" \
   10 "the agent's session ends" "$mark"
