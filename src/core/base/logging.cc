@@ -45,4 +45,14 @@ void InitLogging(std::string_view program,
   spdlog::set_default_logger(logger);
 }
 
+std::string LogSafe(std::string_view s, size_t max) {
+  std::string out;
+  for (char ch : s.substr(0, max)) {
+    auto u = static_cast<unsigned char>(ch);
+    out += (u < 0x20 || u == 0x7f) ? '?' : ch;
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
 }  // namespace porthole

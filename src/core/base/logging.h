@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace porthole {
@@ -19,6 +21,11 @@ void InitLogging(std::string_view program,
 
 // Parses a level from a PORTHOLE_LOG / RUST_LOG value; false if none found.
 bool ParseLogLevel(std::string_view value, spdlog::level::level_enum* level);
+
+// Peer-chosen text (user names, host names, commands, libssh errors) made
+// safe for one log line or audit detail: control characters become '?',
+// and text past `max` bytes is cut ("..." marks the cut).
+std::string LogSafe(std::string_view s, size_t max = 200);
 
 }  // namespace porthole
 

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "core/base/fd_io.h"
+#include "core/base/logging.h"
 #include "core/crypto/digest.h"
 #include "core/ssh/byte_queue.h"
 #include "core/ssh/libssh_util.h"
@@ -45,7 +46,6 @@ using libssh::ChannelTypeName;
 using libssh::ErrnoText;
 using libssh::KeyOf;
 using libssh::kPumpRounds;
-using libssh::Printable;
 
 using Steady = std::chrono::steady_clock;
 
@@ -719,7 +719,7 @@ int Connection::OnAuthPassword(ssh_session, const char* user, const char*,
                                void* userdata) {
   auto* self = static_cast<Connection*>(userdata);
   spdlog::info("embedded: refused password authentication for '{}'",
-               Printable(user != nullptr ? user : "", 64));
+               LogSafe(user != nullptr ? user : "", 64));
   self->CountFailure();
   return SSH_AUTH_DENIED;
 }
@@ -732,7 +732,7 @@ int Connection::OnAuthPubkey(ssh_session, const char* user, ssh_key_struct* key,
 
 int Connection::AuthPubkey(const char* user, ssh_key key,
                            char signature_state) {
-  std::string who = Printable(user != nullptr ? user : "", 64);
+  std::string who = LogSafe(user != nullptr ? user : "", 64);
   if (authenticated_) return SSH_AUTH_DENIED;
   Result<keys::PublicKey> offered = KeyOf(key);
   if (!offered.ok()) {
@@ -876,7 +876,7 @@ int Connection::OnPtyRequest(ssh_session, ssh_channel, const char* term,
   c->size.ws_xpixel = static_cast<unsigned short>(pxwidth);
   c->size.ws_ypixel = static_cast<unsigned short>(pxheight);
   spdlog::debug("embedded: channel #{}: pty-req TERM={} {}x{}", c->id,
-                Printable(c->term, 64), width, height);
+                LogSafe(c->term, 64), width, height);
   return 0;
 }
 
@@ -918,7 +918,7 @@ int Connection::OnSubsystem(ssh_session, ssh_channel, const char* subsystem,
   std::string name = subsystem != nullptr ? subsystem : "";
   if (name != "sftp") {
     spdlog::info("embedded: channel #{}: refused subsystem '{}'", c->id,
-                 Printable(name, 64));
+                 LogSafe(name, 64));
     return 1;
   }
   return c->conn->StartProgram(*c, ProgramKind::kSftp, "") ? 0 : 1;
@@ -934,7 +934,7 @@ int Connection::OnEnv(ssh_session, ssh_channel, const char* name,
   if (c->started || !AcceptedEnvName(n) || v.size() > kMaxEnvValue ||
       (!known && c->env.size() >= kMaxEnvRequests)) {
     spdlog::debug("embedded: channel #{}: refused env {}", c->id,
-                  Printable(n, 64));
+                  LogSafe(n, 64));
     return 1;
   }
   std::erase_if(c->env, same);
@@ -1006,7 +1006,7 @@ bool Connection::StartProgram(Channel& c, ProgramKind kind,
   req.cwd = account_.home.empty() ? "/" : account_.home;
   if (kind == ProgramKind::kExec) {
     spdlog::debug("embedded: channel #{}: exec{} '{}'", c.id,
-                  c.uses_pty ? " with pty" : "", Printable(command));
+                  c.uses_pty ? " with pty" : "", LogSafe(command));
   } else {
     spdlog::debug("embedded: channel #{}: {}{}", c.id, what,
                   c.uses_pty ? " with pty" : "");

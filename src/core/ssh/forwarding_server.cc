@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/base/logging.h"
 #include "core/crypto/digest.h"
 #include "core/ssh/byte_queue.h"
 #include "core/ssh/libssh_util.h"
@@ -35,7 +36,6 @@ using libssh::ErrnoText;
 using libssh::kChunk;
 using libssh::KeyOf;
 using libssh::kPumpRounds;
-using libssh::Printable;
 
 using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -131,7 +131,7 @@ Result<UniqueFd> ListenTcp(const std::string& address, uint16_t port) {
     a6->sin6_port = htons(port);
     len = sizeof *a6;
   } else {
-    return Status::InvalidArgument("listen address '" + Printable(address) +
+    return Status::InvalidArgument("listen address '" + LogSafe(address) +
                                    "': not an IPv4 or IPv6 literal");
   }
   UniqueFd fd(socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -902,12 +902,12 @@ std::string ForwardingServer::Impl::SessionEndReason(const Conn& c) const {
     return "closed by the peer";
   }
   if (err.rfind("Received SSH_MSG_DISCONNECT", 0) == 0) {
-    return "closed by the peer (" + Printable(err) + ")";
+    return "closed by the peer (" + LogSafe(err) + ")";
   }
   if (err.rfind("Socket error: ", 0) == 0) {
-    return "connection lost (" + Printable(err) + ")";
+    return "connection lost (" + LogSafe(err) + ")";
   }
-  return "protocol error (" + Printable(err) + ")";
+  return "protocol error (" + LogSafe(err) + ")";
 }
 
 void ForwardingServer::Impl::RequestClose(Conn& c, std::string reason) {

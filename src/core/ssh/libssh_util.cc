@@ -8,16 +8,6 @@ namespace porthole::ssh::libssh {
 
 std::string ErrnoText(int err) { return std::generic_category().message(err); }
 
-std::string Printable(std::string_view s, size_t max) {
-  std::string out;
-  for (char ch : s.substr(0, max)) {
-    auto u = static_cast<unsigned char>(ch);
-    out += (u < 0x20 || u == 0x7f) ? '?' : ch;
-  }
-  if (s.size() > max) out += "...";
-  return out;
-}
-
 Result<keys::PublicKey> KeyOf(ssh_key key) {
   // libssh 0.10 exports a public key blob only as base64.
   char* b64 = nullptr;

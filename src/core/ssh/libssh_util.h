@@ -33,10 +33,6 @@ constexpr int kPumpRounds = 16;
 
 std::string ErrnoText(int err);
 
-// Peer-chosen text (user names, host names, commands) made safe for one log
-// line: control characters become '?', and more than max bytes "...".
-std::string Printable(std::string_view s, size_t max = 200);
-
 // The public key a peer offered or a key libssh holds.
 Result<keys::PublicKey> KeyOf(ssh_key key);
 

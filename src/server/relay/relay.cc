@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/base/logging.h"
+
 namespace porthole::server::relay {
 namespace {
 
@@ -20,17 +22,6 @@ using ssh::ConnectionId;
 bool IsSk(const keys::PublicKey& k) {
   return k.type == keys::KeyType::kSkEd25519 ||
          k.type == keys::KeyType::kSkEcdsaP256;
-}
-
-// Peer-chosen text made safe for one log line and a report.
-std::string Printable(std::string_view s, size_t max = 100) {
-  std::string out;
-  for (char ch : s.substr(0, max)) {
-    auto u = static_cast<unsigned char>(ch);
-    out += (u < 0x20 || u == 0x7f) ? '?' : ch;
-  }
-  if (s.size() > max) out += "...";
-  return out;
 }
 
 const char* KindName(RelayEvent::Kind kind) {
@@ -166,7 +157,7 @@ void Relay::Logic::Report(const RelayEvent& e) {
   add("session", e.session_id);
   add("device", e.device_id);
   add("key", e.fingerprint);
-  add("user", Printable(e.user, 64));
+  add("user", LogSafe(e.user, 64));
   add("peer", e.peer);
   if (e.kind == RelayEvent::Kind::kOperatorDisconnect) {
     line += " to_device=" + std::to_string(e.bytes_to_device) +
@@ -280,7 +271,7 @@ void Relay::Logic::OnAuthenticated(const ssh::ConnectionInfo& c) {
                  st.peer, st.fingerprint);
   } else {
     spdlog::info("relay: operator '{}' logged in from {} with key {}",
-                 Printable(st.user, 64), st.peer, st.fingerprint);
+                 LogSafe(st.user, 64), st.peer, st.fingerprint);
   }
 }
 
@@ -291,7 +282,7 @@ Status Relay::Logic::OnTcpipForward(const ssh::ConnectionInfo& c,
     return Status::PermissionDenied(why);
   };
   std::string asked =
-      "tcpip-forward " + Printable(address, 64) + ":" + std::to_string(port);
+      "tcpip-forward " + LogSafe(address, 64) + ":" + std::to_string(port);
   auto it = conns_.find(c.id);
   if (it == conns_.end() || it->second.role != Role::kDevice) {
     return refuse(asked + " from an operator connection");
@@ -348,8 +339,8 @@ Status Relay::Logic::OnCancelTcpipForward(const ssh::ConnectionInfo& c,
 
 Result<ssh::BridgeTarget> Relay::Logic::OnDirectTcpip(
     const ssh::ConnectionInfo& c, const ssh::DirectTcpipRequest& r) {
-  std::string asked = "direct-tcpip to " + Printable(r.host, 100) + ":" +
-                      std::to_string(r.port);
+  std::string asked =
+      "direct-tcpip to " + LogSafe(r.host, 100) + ":" + std::to_string(r.port);
   auto refuse = [&](std::string why, const std::string& device = "",
                     const std::string& session = "") {
     RelayEvent e = EventFor(RelayEvent::Kind::kRefused, c, why);
@@ -416,7 +407,7 @@ Result<ssh::BridgeTarget> Relay::Logic::OnDirectTcpip(
   b.fingerprint = op.fingerprint;
   b.user = op.user;
   b.peer = op.peer;
-  b.target = Printable(r.host, 100) + ":" + std::to_string(r.port);
+  b.target = LogSafe(r.host, 100) + ":" + std::to_string(r.port);
   ConsiderExpiry(b.expires_at);
   bridges_[r.bridge] = std::move(b);
   ssh::BridgeTarget target;
