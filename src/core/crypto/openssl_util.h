@@ -12,6 +12,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -57,6 +59,25 @@ inline std::string SpkiOf(EVP_PKEY* key) {
   std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
   OPENSSL_free(der);
   return out;
+}
+
+// A certificate's serial number as lower-case hex without leading zeros
+// ("0" for zero, "-" first if negative). BN_bn2hex writes whole bytes, so
+// "0A" must lose its zero to match what `openssl x509 -serial` shows once
+// its own padding is stripped.
+inline Result<std::string> SerialHex(const X509* cert) {
+  BnPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  if (!bn) return OpenSslError("serial number does not parse");
+  char* hex = BN_bn2hex(bn.get());
+  if (hex == nullptr) return OpenSslError("serial number does not parse");
+  std::string s(hex);
+  OPENSSL_free(hex);
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  size_t sign = s.starts_with('-') ? 1 : 0;
+  size_t first = s.find_first_not_of('0', sign);
+  if (first == std::string::npos) return std::string("0");
+  return s.substr(0, sign) + s.substr(first);
 }
 
 }  // namespace porthole::crypto::ossl

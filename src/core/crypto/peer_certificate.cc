@@ -2,13 +2,10 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
-#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <algorithm>
-#include <cctype>
 #include <climits>
 #include <ctime>
 #include <memory>
@@ -59,22 +56,6 @@ Result<std::string> SubjectCn(X509* cert) {
   return cn;
 }
 
-Result<std::string> SerialHex(X509* cert) {
-  ossl::BnPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
-  if (!bn) return Invalid("serial number does not parse");
-  char* hex = BN_bn2hex(bn.get());
-  if (hex == nullptr) return Invalid("serial number does not parse");
-  std::unique_ptr<char, OpensslFree> owned(hex);
-  std::string s(hex);
-  // BN_bn2hex writes upper case and whole bytes ("0A", "00" for zero).
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  size_t sign = s.starts_with('-') ? 1 : 0;
-  size_t first = s.find_first_not_of('0', sign);
-  if (first == std::string::npos) return std::string("0");
-  return s.substr(0, sign) + s.substr(first);
-}
-
 }  // namespace
 
 Result<PeerCertificate> ParsePeerCertificateDer(std::string_view der) {
@@ -87,7 +68,9 @@ Result<PeerCertificate> ParsePeerCertificateDer(std::string_view der) {
   }
   PeerCertificate info;
   PH_ASSIGN_OR_RETURN(info.subject_cn, SubjectCn(cert.get()));
-  PH_ASSIGN_OR_RETURN(info.serial_hex, SerialHex(cert.get()));
+  auto serial = ossl::SerialHex(cert.get());
+  if (!serial.ok()) return Invalid("serial number does not parse");
+  info.serial_hex = *std::move(serial);
   PH_ASSIGN_OR_RETURN(
       info.not_before,
       ToTimePoint(X509_get0_notBefore(cert.get()), "notBefore"));

@@ -329,18 +329,8 @@ std::string CommonNameOf(const X509_NAME* name) {
 CertificateInfo Certificate::Info() const {
   CertificateInfo info;
   info.sha256_hex = HexEncode(Sha256(Der()));
-  BnPtr serial(
-      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert_.get()), nullptr));
-  if (serial) {
-    char* hex = BN_bn2hex(serial.get());
-    if (hex != nullptr) {
-      info.serial_hex = hex;
-      OPENSSL_free(hex);
-    }
-  }
-  for (char& c : info.serial_hex) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
+  auto serial = ossl::SerialHex(cert_.get());
+  if (serial.ok()) info.serial_hex = *std::move(serial);
   info.subject_cn = CommonNameOf(X509_get_subject_name(cert_.get()));
   info.issuer_cn = CommonNameOf(X509_get_issuer_name(cert_.get()));
   auto nb = FromAsn1Time(X509_get0_notBefore(cert_.get()));

@@ -142,6 +142,30 @@ TEST(X509Test, SerialsAreRandom) {
   EXPECT_EQ(serials.size(), 20u);
 }
 
+// One serial in sixteen has a first byte below 0x10; BN_bn2hex writes it
+// as "0a…", where `openssl x509 -serial` (once its padding is stripped) and
+// the peer-certificate parser show "a…". Found by an e2e run that compared
+// the serial the server stored with openssl's.
+TEST(X509Test, SerialHexHasNoLeadingZero) {
+  CertificateAuthority ca = MakeCa();
+  int small_first_byte = 0;
+  for (int i = 0; i < 2000 && small_first_byte < 3; ++i) {
+    auto c = IssueDeviceCertificate(
+        ca, SigningKey::GenerateEcdsaP256().PublicSpkiDer(), kUuid, OneYear());
+    ASSERT_TRUE(c.ok());
+    const ASN1_INTEGER* serial = X509_get0_serialNumber(c->x509());
+    ASSERT_GT(ASN1_STRING_length(serial), 0);
+    unsigned char first = ASN1_STRING_get0_data(serial)[0];
+    if (first == 0 || first >= 0x10) continue;
+    ++small_first_byte;
+    std::string bytes(reinterpret_cast<const char*>(
+                          ASN1_STRING_get0_data(serial)),
+                      ASN1_STRING_length(serial));
+    EXPECT_EQ(c->Info().serial_hex, HexEncode(bytes).substr(1));
+  }
+  EXPECT_EQ(small_first_byte, 3);
+}
+
 TEST(X509Test, CaFromPem) {
   CertificateAuthority ca = MakeCa();
   auto key_pem = ca.key.ToPkcs8Pem();
