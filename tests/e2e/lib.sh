@@ -132,9 +132,21 @@ TEST_TUF=${PORTHOLE_TEST_TUF:-}
 
 # ---- waiting: ports, marks, logs ----
 
-# free_port: a TCP port on 127.0.0.1 that was free a moment ago.
+# free_port: a TCP port on 127.0.0.1 that was free a moment ago and that no
+# earlier call in this run handed out (the kernel may offer a port again as
+# soon as it is released, and a test takes several before binding any).
+# Always in the ephemeral range; start_sshd picks below it.
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  local port
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    if ! grep -qx "$port" "$WORK/ports-handed-out" 2>/dev/null; then
+      echo "$port" >>"$WORK/ports-handed-out"
+      echo "$port"
+      return 0
+    fi
+  done
+  fatal "free_port: the kernel offered only ports already handed out"
 }
 
 # file_size FILE: its size in bytes (0 when missing): a mark for log waits.
@@ -373,7 +385,9 @@ start_sshd() {
   cfg=$dir/sshd_config
   log=$dir/sshd.log
   for _ in 1 2 3 4 5 6 7 8 9 10; do
-    port=$((20000 + RANDOM % 40000))
+    # Below the ephemeral range (32768 on Linux), where free_port's ports
+    # and outgoing connections live.
+    port=$((20000 + RANDOM % 12000))
     {
       printf '%s\n' "$@"
       cat <<EOF
