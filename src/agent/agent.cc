@@ -741,6 +741,8 @@ Agent::Outcome Agent::RunSession(const tuf::DeviceSession& session) {
             [this](const ssh::ForwardedConnection& from) {
               return local_->Open(from);
             },
+        .keepalive_interval = ToMillis(config::kLinkKeepalive),
+        .link_timeout = ToMillis(config_.porthole.link_timeout),
         .max_channels = kMaxTunnelChannels,
     });
     if (ssh::Error e = tunnel.Connect(); !e.ok()) {

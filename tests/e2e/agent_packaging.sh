@@ -33,7 +33,7 @@ for key in url director_url server_cert_path client_cert_path client_key_path na
   http_timeout ssh_private_key_path local_tuf_repo_path poll_timeout validation_poll_timeout \
   unprivileged_user_group enable_dbus_client commands_dir commands_timeout sshd_path \
   config_dir host_key_path server_key_path shell host_port authorized_keys_path \
-  dbus_bus long_poll_wait reboot_command reboot_delay restart_service_command; do
+  dbus_bus long_poll_wait link_timeout reboot_command reboot_delay restart_service_command; do
   grep -qE "^#? ?$key = " "$PKG/agent.toml" || fail "packaging/agent.toml does not document '$key'"
 done
 
@@ -44,7 +44,7 @@ expect_rc 0 "groff"
 man_text=$(groff -man -Tascii -P-cbu "$PKG/porthole-agent.8")
 for opt in --config --check-config check-policy status --system --version SIGTERM SIGUSR1 \
   SIGHUP PORTHOLE_LOG spawned_sshd embedded target_host unprivileged_user_group \
-  dbus_bus long_poll_wait reboot_command reboot_delay restart_service_command \
+  dbus_bus long_poll_wait link_timeout reboot_command reboot_delay restart_service_command \
   X-Porthole-Extensions org.porthole.Agent.conf; do
   [[ $man_text == *"$opt"* ]] || fail "the man page does not mention $opt"
 done

@@ -12,7 +12,9 @@
 #     timeout and the tunnel is re-made, see README "Tests"): the session
 #     survives (no tunnel drop, same session), a FAULT_LOSS_KIB (3072) KiB
 #     scp to the device through the relay completes byte-identical, and
-#     the loss was real (nft counters).
+#     the loss was real (nft counters);
+#   - [porthole] link_timeout = "4s" set by SIGHUP: the next cut is
+#     link-dead after 4..8 s of silence (the default is 8 s).
 #
 #   PORTHOLE_BIN=... PORTHOLE_SERVER_BIN=... PORTHOLE_AGENT_BIN=... \
 #   PORTHOLE_TEST_TUF=... bash tests/e2e/fault_network.sh
@@ -84,6 +86,27 @@ expect_no_agent_log "session: ended" "the tunnel survives 30% loss" "$mark"
 [ "$(session_id dev1)" = "$SID" ] || fail "session $SID not live after the loss"
 trace "nftables dropped $dropped packets"
 ((dropped > 50)) || fail "the loss rules dropped only $dropped packets: $counters"
+
+trace "[porthole] link_timeout = \"4s\" by SIGHUP, then the link cut again"
+printf '\n[porthole]\nlink_timeout = "4s"\n' >>"$WORK/dev1/agent.toml"
+mark=$(file_size "$AGENT_LOG")
+kill -HUP "$AGENT_PID"
+expect_agent_log "reload: .*porthole.link_timeout changed" 10 "the reload sees the new link timeout" "$mark"
+expect_agent_log "session: tunnel up" 15 "the tunnel is back after the reload" "$mark"
+mark=$(file_size "$AGENT_LOG")
+t0=$(date +%s%N)
+link_cut
+if WAIT_PID=$AGENT_PID wait_log "$AGENT_LOG" "session: ended: " 15 "$mark" >"$WORK/ended"; then
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  trace "the agent noticed after $ms ms: $(cat "$WORK/ended")"
+  [[ $(cat "$WORK/ended") =~ link-dead:\ nothing\ received\ from\ relay\ .*\ for\ ([0-9]+)\ ms ]] ||
+    fail "end reason is not link-dead: $(cat "$WORK/ended")"
+  silent=${BASH_REMATCH[1]}
+  ((silent >= 4000 && silent < 8000)) || fail "link-dead after $silent ms of silence, want 4000..7999 (link_timeout 4s)"
+else
+  fail "the agent did not notice the cut within 15 s: $(tail -c +"$((mark + 1))" "$AGENT_LOG" | tail -5)"
+fi
+link_restore
 
 stop_agent
 [ "$AGENT_RC" = 0 ] || fail "SIGTERM: agent exit $AGENT_RC, want 0"

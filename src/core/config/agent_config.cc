@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 #include <set>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -60,6 +61,7 @@ constexpr KeySpec kSchema[] = {
     {"porthole", Kind::kTable},
     {"porthole.dbus_bus", Kind::kValue},
     {"porthole.long_poll_wait", Kind::kDuration},
+    {"porthole.link_timeout", Kind::kDuration},
     {"porthole.reboot_command", Kind::kArgv},
     {"porthole.reboot_delay", Kind::kDuration},
     {"porthole.restart_service_command", Kind::kArgv},
@@ -342,7 +344,11 @@ class Reader {
     return Status::Ok();
   }
 
-  Status DurationValue(Table& t, std::string_view key, Duration* out);
+  // A duration; with `range`, one outside [first, second] is an error
+  // naming where it was set.
+  Status DurationValue(
+      Table& t, std::string_view key, Duration* out,
+      std::optional<std::pair<Duration, Duration>> range = std::nullopt);
 
   // An array of strings from the file (the environment cannot set one:
   // CollectEnv refuses it); "" in *where when absent.
@@ -430,8 +436,18 @@ Result<uint64_t> EnvUnsigned(const EnvValue& e, const std::string& path) {
   return n;
 }
 
-Status Reader::DurationValue(Table& t, std::string_view key, Duration* out) {
+Status Reader::DurationValue(
+    Table& t, std::string_view key, Duration* out,
+    std::optional<std::pair<Duration, Duration>> range) {
   const std::string path = Dotted(t.path, key);
+  auto out_of_range = [&](Duration d) {
+    return range && (d < range->first || d > range->second);
+  };
+  auto range_error = [&](const std::string& at, Duration d) {
+    return Status::InvalidArgument(
+        at + ": " + FormatDuration(d) + " is outside " +
+        FormatDuration(range->first) + ".." + FormatDuration(range->second));
+  };
   const std::string secs_path = path + ".secs";
   const std::string nanos_path = path + ".nanos";
   auto whole_it = env_.find(path);
@@ -460,6 +476,7 @@ Status Reader::DurationValue(Table& t, std::string_view key, Duration* out) {
       return Status::InvalidArgument(EnvWhere(*whole, path) + ": " +
                                      d.status().message());
     }
+    if (out_of_range(*d)) return range_error(EnvWhere(*whole, path), *d);
     *out = *d;
     out_->origins[path] = {Origin::kEnvironment, whole->var};
     return Status::Ok();
@@ -562,6 +579,12 @@ Status Reader::DurationValue(Table& t, std::string_view key, Duration* out) {
                       : EnvWhere(*(env_secs ? env_secs : env_nanos), path)) +
         ": longer than the longest duration a config file can hold (" +
         std::to_string(kMaxSecs) + " seconds)");
+  }
+  if (out_of_range(*d)) {
+    return range_error(
+        vars.empty() ? where
+                     : EnvWhere(*(env_secs ? env_secs : env_nanos), path),
+        *d);
   }
   *out = *d;
   if (!vars.empty()) {
@@ -766,6 +789,8 @@ Status ReadPorthole(Reader& r, Table& t, PortholeConfig* p) {
     }
   }
   PH_RETURN_IF_ERROR(r.DurationValue(t, "long_poll_wait", &p->long_poll_wait));
+  PH_RETURN_IF_ERROR(r.DurationValue(t, "link_timeout", &p->link_timeout,
+                                     {{kMinLinkTimeout, kMaxLinkTimeout}}));
   PH_ASSIGN_OR_RETURN(auto reboot, r.StringArray(t, "reboot_command"));
   if (reboot) {
     PH_RETURN_IF_ERROR(CheckArgv(
@@ -1266,6 +1291,7 @@ std::string Format(const AgentConfig& c, ConfigStyle style, bool every_table) {
   w.Section("porthole");
   w.String("dbus_bus", std::string(DbusBusName(p.dbus_bus)));
   w.DurationKey("long_poll_wait", p.long_poll_wait);
+  w.DurationKey("link_timeout", p.link_timeout);
   w.ArgvKey("reboot_command", p.reboot_command);
   w.DurationKey("reboot_delay", p.reboot_delay);
   w.ArgvKey("restart_service_command", p.restart_service_command);

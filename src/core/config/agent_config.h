@@ -15,8 +15,9 @@
 //   [device.session.embedded]
 //   [device.session.target_host]
 //   [porthole]                     porthole's own keys (PortholeConfig below):
-//                                  dbus_bus, long_poll_wait, reboot_command,
-//                                  reboot_delay, restart_service_command
+//                                  dbus_bus, long_poll_wait, link_timeout,
+//                                  reboot_command, reboot_delay,
+//                                  restart_service_command
 //
 // Defaults are RAC's (the member initialisers below). A Duration is
 // `{ secs = N, nanos = M }` (both required), `[N, M]`, or porthole's text
@@ -182,6 +183,10 @@ inline constexpr std::string_view kServicePlaceholder = "{service}";
 inline constexpr std::string_view kDelaySecondsPlaceholder = "{delay_seconds}";
 inline constexpr std::string_view kDelayMinutesPlaceholder = "{delay_minutes}";
 
+inline constexpr Duration kLinkKeepalive = Duration::Seconds(2);
+inline constexpr Duration kMinLinkTimeout = Duration::Seconds(4);
+inline constexpr Duration kMaxLinkTimeout = Duration::Seconds(3600);
+
 struct PortholeConfig {
   // Where enable_dbus_client listens and org.porthole.Agent is served:
   // "session" (RAC's only choice) or "system".
@@ -191,6 +196,12 @@ struct PortholeConfig {
   // the server's maximum and, while a session is re-validated, by
   // validation_poll_timeout. Under 1 s: never long-poll.
   Duration long_poll_wait = Duration::Seconds(25);
+  // The relay link is declared dead, and the tunnel made again, when
+  // nothing has come from the relay for this long (keepalives go every
+  // kLinkKeepalive; TCP_USER_TIMEOUT is the same). Longer rides out worse
+  // links (heavy loss stalls TCP in retransmission back-off) at the price
+  // of noticing a cut later. kMinLinkTimeout..kMaxLinkTimeout.
+  Duration link_timeout = Duration::Seconds(8);
   // `reboot`: {delay_seconds} and {delay_minutes} are reboot_delay in whole
   // seconds and in whole minutes, both rounded up. The default works with
   // systemd 252 (Debian 12) as well as newer ones and without systemd:

@@ -645,6 +645,7 @@ TEST(PortholeTableTest, Defaults) {
   const PortholeConfig& p = c->porthole;
   EXPECT_EQ(p.dbus_bus, DbusBus::kSession);
   EXPECT_EQ(p.long_poll_wait, (Duration{25, 0}));
+  EXPECT_EQ(p.link_timeout, (Duration{8, 0}));
   EXPECT_EQ(p.reboot_command,
             (std::vector<std::string>{"sudo", "-n", "shutdown", "-r",
                                       "+{delay_minutes}"}));
@@ -653,7 +654,7 @@ TEST(PortholeTableTest, Defaults) {
             (std::vector<std::string>{"sudo", "-n", "systemctl", "restart",
                                       "{service}"}));
   for (const char* key : {"porthole.dbus_bus", "porthole.long_poll_wait",
-                          "porthole.reboot_command", "porthole.reboot_delay",
+                          "porthole.link_timeout", "porthole.reboot_command", "porthole.reboot_delay",
                           "porthole.restart_service_command"}) {
     EXPECT_EQ(c->OriginOf(key).origin, Origin::kDefault) << key;
   }
@@ -662,6 +663,7 @@ TEST(PortholeTableTest, Defaults) {
 TEST(PortholeTableTest, ReadsEveryKey) {
   auto c = Parse(WithPorthole("dbus_bus = \"system\"\n"
                               "long_poll_wait = \"40s\"\n"
+                              "link_timeout = \"1m\"\n"
                               "reboot_command = [\"systemctl\", \"reboot\", "
                               "\"--when=+{delay_seconds}s\"]\n"
                               "reboot_delay = { secs = 90, nanos = 0 }\n"
@@ -673,6 +675,7 @@ TEST(PortholeTableTest, ReadsEveryKey) {
   const PortholeConfig& p = c->porthole;
   EXPECT_EQ(p.dbus_bus, DbusBus::kSystem);
   EXPECT_EQ(p.long_poll_wait, (Duration{40, 0}));
+  EXPECT_EQ(p.link_timeout, (Duration{60, 0}));
   EXPECT_EQ(p.reboot_command,
             (std::vector<std::string>{"systemctl", "reboot",
                                       "--when=+{delay_seconds}s"}));
@@ -681,7 +684,7 @@ TEST(PortholeTableTest, ReadsEveryKey) {
             (std::vector<std::string>{"/bin/sh", "-c",
                                       "exec systemctl restart \"$1\"", "sh",
                                       "{service}.service"}));
-  EXPECT_EQ(c->OriginOf("porthole.reboot_command").detail, "c.toml:16");
+  EXPECT_EQ(c->OriginOf("porthole.reboot_command").detail, "c.toml:17");
   // Braces that are not a placeholder are kept as they are.
   c = Parse(
       WithPorthole("reboot_command = [\"x\", \"{}\", \"{A}\", \"{a\"]").str());
@@ -690,12 +693,18 @@ TEST(PortholeTableTest, ReadsEveryKey) {
   // The environment sets the scalar keys.
   c = Parse(Text{}.str(), {{"PORTHOLE__PORTHOLE__DBUS_BUS", "system"},
                            {"PORTHOLE__PORTHOLE__LONG_POLL_WAIT", "0s"},
+                           {"PORTHOLE__PORTHOLE__LINK_TIMEOUT", "4s"},
                            {"RAC__PORTHOLE__REBOOT_DELAY__SECS", "5"},
                            {"RAC__PORTHOLE__REBOOT_DELAY__NANOS", "0"}});
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->porthole.dbus_bus, DbusBus::kSystem);
   EXPECT_EQ(c->porthole.long_poll_wait, (Duration{0, 0}));
   EXPECT_EQ(c->porthole.reboot_delay, (Duration{5, 0}));
+  EXPECT_EQ(c->porthole.link_timeout, (Duration{4, 0}));
+  // The bounds themselves are allowed, in any form.
+  c = Parse(WithPorthole("link_timeout = { secs = 3600, nanos = 0 }").str());
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->porthole.link_timeout, kMaxLinkTimeout);
 }
 
 TEST(PortholeTableTest, Errors) {
@@ -723,6 +732,25 @@ TEST(PortholeTableTest, Errors) {
        {},
        "c.toml:14: key 'porthole.long_poll_wait': a bare integer is not a "
        "duration; write { secs = N, nanos = 0 } or a string such as \"30s\""},
+      {"link timeout too short",
+       WithPorthole("link_timeout = \"3999ms\""),
+       {},
+       "c.toml:14: key 'porthole.link_timeout': 3s999ms is outside 4s..1h"},
+      {"link timeout too long",
+       WithPorthole("link_timeout = [3600, 1]"),
+       {},
+       "c.toml:14: key 'porthole.link_timeout': 1h1ns is outside 4s..1h"},
+      {"link timeout too short by env",
+       Text{},
+       {{"RAC__PORTHOLE__LINK_TIMEOUT__SECS", "1"},
+        {"RAC__PORTHOLE__LINK_TIMEOUT__NANOS", "0"}},
+       "environment variable RAC__PORTHOLE__LINK_TIMEOUT__SECS: key "
+       "'porthole.link_timeout': 1s is outside 4s..1h"},
+      {"link timeout zero by env",
+       Text{},
+       {{"PORTHOLE__PORTHOLE__LINK_TIMEOUT", "0s"}},
+       "environment variable PORTHOLE__PORTHOLE__LINK_TIMEOUT: key "
+       "'porthole.link_timeout': 0s is outside 4s..1h"},
       {"argv as a string",
        WithPorthole("reboot_command = \"sudo reboot\""),
        {},
@@ -1196,6 +1224,7 @@ shell = "/bin/bash"
 [porthole]
 dbus_bus = "session"  # default
 long_poll_wait = { secs = 25, nanos = 0 }  # 25s; default
+link_timeout = { secs = 8, nanos = 0 }  # 8s; default
 reboot_command = ["sudo", "-n", "shutdown", "-r", "+{delay_minutes}"]  # default
 reboot_delay = { secs = 60, nanos = 0 }  # 1m; default
 restart_service_command = ["sudo", "-n", "systemctl", "restart", "{service}"]  # default
@@ -1226,7 +1255,8 @@ TEST(FormatTest, RoundTrips) {
   inputs.push_back({every.str(), {}});
   every.session =
       "[device.session.embedded]\n[porthole]\ndbus_bus = \"system\"\n"
-      "long_poll_wait = \"1500ms\"\nreboot_command = [\"a \\\"b\\\"\", "
+      "long_poll_wait = \"1500ms\"\nlink_timeout = \"90s\"\n"
+      "reboot_command = [\"a \\\"b\\\"\", "
       "\"{delay_seconds}\"]\nrestart_service_command = [\"{service}\"]";
   inputs.push_back({every.str(), {}});
   for (const auto& [text, env] : inputs) {

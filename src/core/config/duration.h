@@ -33,6 +33,7 @@ struct Duration {
   std::chrono::nanoseconds ToChrono() const;
 
   friend bool operator==(const Duration&, const Duration&) = default;
+  friend auto operator<=>(const Duration&, const Duration&) = default;
 };
 
 // Parses the text form. Errors (kInvalidArgument) read like

@@ -30,7 +30,7 @@
 // a stalled local consumer can additionally leave up to about that much in
 // libssh's channel buffer.
 //
-// Liveness: TCP keepalive and TCP_USER_TIMEOUT (= link_timeout) are set on
+// Liveness: TCP keepalive and TCP_USER_TIMEOUT (below) are set on
 // the relay socket, an SSH keepalive request (keepalive@openssh.com, which
 // the relay answers) is sent every keepalive_interval, and Run() ends with
 // kLinkDead when nothing has been received from the relay for link_timeout
