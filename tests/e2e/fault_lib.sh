@@ -12,7 +12,8 @@
 #   link_cut / link_restore     an nftables table dropping every packet in
 #                               and out of DEV (a blackhole: no RST, no
 #                               "unreachable"; TCP only learns by timeouts)
-#   link_loss PERCENT           nftables numgen random drop in both hooks
+#   link_loss PERCENT           nftables drop of PERCENT % of what DEV
+#                               receives, spread evenly (numgen inc)
 #   link_rate RATE              tc tbf on vd (e.g. 20mbit)
 #   link_clear                  removes all of it
 #
@@ -82,16 +83,18 @@ table inet phcut {
 EOF
 }
 link_restore() { "${DX[@]}" nft delete table inet phcut 2>/dev/null || true; }
-# link_loss PERCENT [both]: drops PERCENT % of the packets the device
-# receives on vd (the downlink); "both": also of those it sends.
+# link_loss PERCENT: drops PERCENT % (a multiple of 10) of the packets the
+# device receives on vd (the downlink): PERCENT/10 of every 10 in a row, so
+# never more than that many in a row. Random loss would make the outcome
+# luck: when TCP's retransmission timer backs off (0.2, 0.6, 1.4, 3.0,
+# 6.2, 12.6 s), five lost retransmissions in a row (0.3^5, once in about
+# 400 timeouts; a 3 MiB scp has a dozen) leave the device with nothing for
+# 12.6 s, past the default link timeout, exactly as a cut link would.
 link_loss() {
-  local out=""
-  [ "${2:-}" = both ] &&
-    out="chain out { type filter hook output priority -5; oifname \"vd\" numgen random mod 100 < $1 counter drop; }"
+  (($1 % 10 == 0 && $1 > 0 && $1 < 100)) || fatal "link_loss $1: want 10, 20, ... 90"
   "${DX[@]}" nft -f - <<EOF || fatal "nft: could not install the loss"
 table inet phloss {
-  chain in { type filter hook input priority -5; iifname "vd" numgen random mod 100 < $1 counter drop; }
-  $out
+  chain in { type filter hook input priority -5; iifname "vd" numgen inc mod 10 < $(($1 / 10)) counter drop; }
 }
 EOF
 }

@@ -7,7 +7,8 @@
 #     (its tunnel's 2 s keepalive and 8 s link timeout), stays alive
 #     through its poll back-off, reconnects within 30 s of the restore; the
 #     session is the same and the operator connects again;
-#   - 30% packet loss on the device's downlink (what it receives; 30% each
+#   - 30% packet loss on the device's downlink (3 of every 10 packets it
+#     receives; fault_lib.sh's link_loss says why not at random; 30% each
 #     way can starve TCP of every segment for longer than the agent's link
 #     timeout and the tunnel is re-made, see README "Tests"): the session
 #     survives (no tunnel drop, same session), a FAULT_LOSS_KIB (3072) KiB
