@@ -386,8 +386,10 @@ start_sshd() {
   log=$dir/sshd.log
   for _ in 1 2 3 4 5 6 7 8 9 10; do
     # Below the ephemeral range (32768 on Linux), where free_port's ports
-    # and outgoing connections live.
+    # and outgoing connections live; and, whatever the range, not one
+    # free_port handed out and its user has not bound yet.
     port=$((20000 + RANDOM % 12000))
+    ! grep -qx "$port" "$WORK/ports-handed-out" 2>/dev/null || continue
     {
       printf '%s\n' "$@"
       cat <<EOF
@@ -425,6 +427,7 @@ EOF
       1\ *)
         SSHD_PID[$name]=$pid
         SSHD_PORT[$name]=$port
+        echo "$port" >>"$WORK/ports-handed-out"
         SSHD_LOG[$name]=$log
         SSHD_DIR[$name]=$dir
         at_exit stop_sshd "$name"

@@ -601,19 +601,26 @@ TEST_F(ReverseTunnelTest, UnauthorizedDeviceKeyIsNamed) {
 }
 
 TEST_F(ReverseTunnelTest, ExactPortAllowedOtherPortRefused) {
-  uint16_t allowed = PickFreePort();
-  StartRelay("restrict,port-forwarding,permitlisten=\"127.0.0.1:" +
-             std::to_string(allowed) + "\" ");
-  {
+  // The port is free when picked; another test running in parallel may
+  // bind it before sshd does (the forward is then refused): pick again.
+  uint16_t allowed = 0;
+  for (int attempt = 0; attempt < 5 && allowed == 0; ++attempt) {
+    uint16_t port = PickFreePort();
+    StartRelay("restrict,port-forwarding,permitlisten=\"127.0.0.1:" +
+               std::to_string(port) + "\" ");
     TunnelConfig config = Config();
-    config.reverse_port = allowed;
+    config.reverse_port = port;
     ReverseTunnel tunnel(std::move(config));
-    ASSERT_CONNECTS(tunnel);
+    Error e = tunnel.Connect();
+    if (e.code() == ErrorCode::kForwardRefused) continue;
+    ASSERT_TRUE(e.ok()) << e.message() << "\n--- relay log:\n" << relay_->Log();
+    allowed = port;
     EXPECT_EQ(tunnel.bound_port(), allowed);
     TunnelRunner runner(&tunnel);
     UniqueFd op = ConnectTcp(allowed);
     EXPECT_EQ(Exchange(op.get(), "x"), "x" + std::string(kEofMarker));
   }
+  ASSERT_NE(allowed, 0) << "five free ports were all taken before sshd bound";
   uint16_t other = allowed == 65535 ? allowed - 1 : allowed + 1;
   TunnelConfig config = Config();
   config.reverse_port = other;
@@ -910,7 +917,17 @@ TEST_F(ReverseTunnelTest, ConnectFailuresAreNamed) {
   StartRelay();
   {
     TunnelConfig config = Config();
-    config.port = PickFreePort();  // nothing listens there
+    // Bound, never listening: a connect is refused, and no test running in
+    // parallel can take the port meanwhile.
+    UniqueFd bound(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(bind(bound.get(), reinterpret_cast<sockaddr*>(&addr), len), 0);
+    ASSERT_EQ(
+        getsockname(bound.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    config.port = ntohs(addr.sin_port);
     ReverseTunnel tunnel(std::move(config));
     Error e = tunnel.Connect();
     EXPECT_EQ(e.code(), ErrorCode::kConnectFailed) << e.message();
