@@ -51,14 +51,27 @@ inline Status OpenSslError(std::string reason) {
   return Status::InvalidArgument(std::move(reason));
 }
 
-// The DER SubjectPublicKeyInfo of a key we hold.
-inline std::string SpkiOf(EVP_PKEY* key) {
+// The DER encoding of an OpenSSL object by its i2d function (i2d_X509,
+// i2d_PUBKEY); empty, with the error queue emptied, if OpenSSL cannot
+// encode it.
+template <typename T>
+std::string ToDer(const T* obj, int (*i2d)(const T*, unsigned char**)) {
   unsigned char* der = nullptr;
-  int len = i2d_PUBKEY(key, &der);
-  if (len <= 0) std::abort();  // only on allocation failure
+  int len = i2d(obj, &der);
+  if (len <= 0) {
+    ERR_clear_error();
+    return "";
+  }
   std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
   OPENSSL_free(der);
   return out;
+}
+
+// The DER SubjectPublicKeyInfo of a key we hold.
+inline std::string SpkiOf(const EVP_PKEY* key) {
+  std::string der = ToDer(key, i2d_PUBKEY);
+  if (der.empty()) std::abort();  // only on allocation failure
+  return der;
 }
 
 // A certificate's serial number as lower-case hex without leading zeros

@@ -90,11 +90,8 @@ Result<std::vector<std::string>> PeerCertificatesFromPem(std::string_view pem) {
   for (;;) {
     X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!cert) break;
-    int len = i2d_X509(cert.get(), nullptr);
-    if (len <= 0) return Invalid("cannot encode a PEM certificate");
-    std::string der(static_cast<size_t>(len), '\0');
-    auto* q = reinterpret_cast<unsigned char*>(der.data());
-    i2d_X509(cert.get(), &q);
+    std::string der = ossl::ToDer(cert.get(), i2d_X509);
+    if (der.empty()) return Invalid("cannot encode a PEM certificate");
     out.push_back(std::move(der));
   }
   // The loop ends on "no start line" at the end of the text; anything else

@@ -297,15 +297,7 @@ bool TlsServerSession::HasBufferedInput() const {
 std::string TlsServerSession::PeerCertificateDer() const {
   X509* cert = SSL_get0_peer_certificate(ssl_);
   if (cert == nullptr) return "";
-  int len = i2d_X509(cert, nullptr);
-  if (len <= 0) {
-    ERR_clear_error();
-    return "";
-  }
-  std::string der(static_cast<size_t>(len), '\0');
-  auto* p = reinterpret_cast<unsigned char*>(der.data());
-  i2d_X509(cert, &p);
-  return der;
+  return ossl::ToDer(cert, i2d_X509);
 }
 
 std::string TlsServerSession::Protocol() const { return SSL_get_version(ssl_); }

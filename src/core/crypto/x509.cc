@@ -44,13 +44,10 @@ std::shared_ptr<X509> ShareCert(X509* c) {
   return std::shared_ptr<X509>(c, X509_free);
 }
 
-std::string DerOf(X509* cert) {
-  unsigned char* der = nullptr;
-  int len = i2d_X509(cert, &der);
-  if (len <= 0) std::abort();  // only on allocation failure
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
-  return out;
+std::string DerOf(const X509* cert) {
+  std::string der = ossl::ToDer(cert, i2d_X509);
+  if (der.empty()) std::abort();  // only on allocation failure
+  return der;
 }
 
 Result<PkeyPtr> DecodeSpki(std::string_view der) {

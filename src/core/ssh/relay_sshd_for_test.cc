@@ -70,7 +70,7 @@ std::optional<size_t> WaitForFileText(const std::string& path,
   }
 }
 
-uint16_t PickFreePort() {
+UniqueFd BindLoopback(uint16_t* port) {
   UniqueFd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -80,7 +80,14 @@ uint16_t PickFreePort() {
       getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0) {
     std::abort();
   }
-  return ntohs(a.sin_port);
+  *port = ntohs(a.sin_port);
+  return s;
+}
+
+uint16_t PickFreePort() {
+  uint16_t port = 0;
+  BindLoopback(&port);
+  return port;
 }
 
 std::vector<std::string> SshdNamespaceArgv(const std::string& sshd_args) {

@@ -19,6 +19,7 @@
 
 #include "core/base/status.h"
 #include "core/base/subprocess.h"
+#include "core/base/unique_fd.h"
 
 namespace porthole::ssh {
 
@@ -43,6 +44,11 @@ class VarLibTempDir {
 std::optional<size_t> WaitForFileText(const std::string& path,
                                       const std::vector<std::string>& needles,
                                       std::chrono::milliseconds timeout);
+
+// A TCP socket bound to 127.0.0.1 at a port the kernel picks (stored in
+// `*port`), not listening: a connect to it is refused, and nothing else can
+// take the port while it is open. Aborts on failure.
+UniqueFd BindLoopback(uint16_t* port);
 
 // A free TCP port on 127.0.0.1 at the time of the call.
 uint16_t PickFreePort();

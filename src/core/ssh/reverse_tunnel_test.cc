@@ -135,17 +135,8 @@ std::string ReadUntilEof(int fd, std::chrono::milliseconds timeout = 30s) {
 // A TCP socket listening on 127.0.0.1 at a port the kernel picks (stored in
 // `*port`). Aborts on failure: the test cannot run without it.
 UniqueFd ListenLoopback(int backlog, uint16_t* port) {
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), len) != 0 ||
-      listen(fd.get(), backlog) != 0 ||
-      getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    std::abort();
-  }
-  *port = ntohs(a.sin_port);
+  UniqueFd fd = BindLoopback(port);
+  if (listen(fd.get(), backlog) != 0) std::abort();
   return fd;
 }
 
@@ -919,15 +910,7 @@ TEST_F(ReverseTunnelTest, ConnectFailuresAreNamed) {
     TunnelConfig config = Config();
     // Bound, never listening: a connect is refused, and no test running in
     // parallel can take the port meanwhile.
-    UniqueFd bound(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ASSERT_EQ(bind(bound.get(), reinterpret_cast<sockaddr*>(&addr), len), 0);
-    ASSERT_EQ(
-        getsockname(bound.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    config.port = ntohs(addr.sin_port);
+    UniqueFd bound = BindLoopback(&config.port);
     ReverseTunnel tunnel(std::move(config));
     Error e = tunnel.Connect();
     EXPECT_EQ(e.code(), ErrorCode::kConnectFailed) << e.message();
@@ -1124,15 +1107,8 @@ TEST_F(ReverseTunnelTest, ChannelsForOtherDestinationsAreRefused) {
   ASSERT_TRUE(AtomicReplace(dir.Join("host_key"), host_key->file_text(),
                             ReplaceOptions::NewMode(0600))
                   .ok());
-  UniqueFd listen_fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(bind(listen_fd.get(), reinterpret_cast<sockaddr*>(&a), len), 0);
-  ASSERT_EQ(listen(listen_fd.get(), 1), 0);
-  ASSERT_EQ(getsockname(listen_fd.get(), reinterpret_cast<sockaddr*>(&a), &len),
-            0);
+  uint16_t relay_port = 0;
+  UniqueFd listen_fd = ListenLoopback(1, &relay_port);
   const uint16_t kForwardPort = 40000;
   std::future<FakeRelayResult> relay =
       std::async(std::launch::async, ServeFakeRelay, listen_fd.get(),
@@ -1140,7 +1116,7 @@ TEST_F(ReverseTunnelTest, ChannelsForOtherDestinationsAreRefused) {
 
   TunnelConfig config;
   config.host = "127.0.0.1";
-  config.port = ntohs(a.sin_port);
+  config.port = relay_port;
   config.user = "device";
   config.device_key = &*device_key_;
   config.relay_host_key = host_key->PublicKeyLine();
